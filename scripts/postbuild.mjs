@@ -1,0 +1,23 @@
+// After tsc: copy the SQL migrations next to the compiled code, record the build's commit, and
+// make the cfn executable runnable.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+
+fs.rmSync('dist/adapters/db/migrations', { recursive: true, force: true });
+fs.cpSync('src/adapters/db/migrations', 'dist/adapters/db/migrations', { recursive: true });
+
+let commit = 'unknown';
+try {
+  commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+    .toString()
+    .trim();
+} catch {
+  // not a git checkout (e.g. a container build without .git): keep "unknown"
+}
+fs.writeFileSync(
+  'dist/build-info.json',
+  JSON.stringify({ commit, builtAt: new Date().toISOString() }) + '\n',
+);
+fs.chmodSync('dist/main/bin.js', 0o755);

@@ -1,0 +1,157 @@
+// Opens the database the configuration names: PGlite under the data directory (embedded) or a
+// node-postgres pool (distributed), both behind the same Drizzle type, plus health probes.
+import fs from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { sql, type SQL } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import pg from 'pg';
+import type { HealthProbe } from '../../ports/health-check.js';
+import type { Logger } from '../../ports/logger.js';
+import { lockDataDir } from './pglite-lock.js';
+import { schema } from './schema.js';
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface Database {
+  readonly kind: 'pglite' | 'postgres';
+  /** The primary: every write and every read-your-own-write. */
+  readonly db: Db;
+  /** A read replica when DATABASE_READ_URL is set, else the primary. */
+  readonly readDb: Db;
+  readonly probes: readonly HealthProbe[];
+  /** Runs `fn` holding a session-level advisory lock, on one connection. */
+  withAdvisoryLock<T>(key: number, fn: (db: Db) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  url?: string | undefined;
+  readUrl?: string | undefined;
+  poolMax?: number;
+  connectTimeoutMs?: number;
+  /** Where PGlite keeps its files; `memory://` for a throwaway in-memory database. */
+  dataDir: string;
+  logger: Logger;
+  applicationName?: string;
+}
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  return options.url ? openPostgres({ ...options, url: options.url }) : openPglite(options);
+}
+
+function probe(name: string, db: Db): HealthProbe {
+  return {
+    name,
+    async check() {
+      await db.execute(sql`select 1`);
+    },
+  };
+}
+
+async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
+  const inMemory = options.dataDir.startsWith('memory://');
+  let release = () => {};
+  let client: PGlite;
+  if (inMemory) {
+    client = await PGlite.create();
+  } else {
+    fs.mkdirSync(options.dataDir, { recursive: true });
+    const lock = lockDataDir(path.join(options.dataDir, 'pglite.lock'), options.dataDir);
+    release = () => lock.release();
+    try {
+      client = await PGlite.create(path.join(options.dataDir, 'pglite'));
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+  const db = drizzlePglite({ client, schema }) as unknown as Db;
+  let closed = false;
+  return {
+    kind: 'pglite',
+    db,
+    readDb: db,
+    probes: [probe('database', db)],
+    // One process owns a PGlite directory (the lock file), so the advisory lock only orders work
+    // inside this process; it is taken anyway to keep one code path.
+    async withAdvisoryLock(key, fn) {
+      await client.query('select pg_advisory_lock($1)', [key]);
+      try {
+        return await fn(db);
+      } finally {
+        await client.query('select pg_advisory_unlock($1)', [key]);
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await client.close();
+      } finally {
+        release();
+      }
+    },
+  };
+}
+
+function createPool(url: string, options: OpenDatabaseOptions, role: string): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolMax ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    idleTimeoutMillis: 30_000,
+    application_name: options.applicationName ?? 'claude-flow-novice',
+  });
+  // An idle client whose server went away emits here; without a listener the process would crash.
+  pool.on('error', (err) => {
+    options.logger.warn({ err: { message: err.message }, pool: role }, 'database connection lost');
+  });
+  return pool;
+}
+
+async function openPostgres(options: OpenDatabaseOptions & { url: string }): Promise<Database> {
+  const pool = createPool(options.url, options, 'primary');
+  const readPool = options.readUrl ? createPool(options.readUrl, options, 'read') : undefined;
+  const db = drizzlePg({ client: pool, schema }) as unknown as Db;
+  const readDb = readPool ? (drizzlePg({ client: readPool, schema }) as unknown as Db) : db;
+  const probes = [probe('database', db)];
+  if (readPool) probes.push(probe('database_read', readDb));
+  let closed = false;
+  return {
+    kind: 'postgres',
+    db,
+    readDb,
+    probes,
+    async withAdvisoryLock(key, fn) {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('select pg_advisory_lock($1)', [key]);
+        try {
+          return await fn(drizzlePg({ client, schema }) as unknown as Db);
+        } finally {
+          await client.query('select pg_advisory_unlock($1)', [key]).catch((err: Error) => {
+            broken = err;
+          });
+        }
+      } finally {
+        // A connection whose unlock failed may still hold the lock: destroy it rather than reuse it.
+        client.release(broken);
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([pool.end(), readPool?.end()]);
+    },
+  };
+}
+
+/** Runs raw SQL and returns its rows; node-postgres and PGlite both answer with `{ rows }`. */
+export async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}

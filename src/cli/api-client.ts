@@ -1,0 +1,78 @@
+// A small client for the service's HTTP API, used by the CLI: turns network failures and JSON
+// errors into messages that say what to do next.
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export interface ApiClientOptions {
+  url: string;
+  key?: string | undefined;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+}
+
+export interface ApiResponse<T> {
+  status: number;
+  body: T;
+}
+
+export function createApiClient(options: ApiClientOptions) {
+  const doFetch = options.fetch ?? fetch;
+  const base = options.url.replace(/\/+$/, '');
+
+  async function request<T>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
+    let res: Response;
+    try {
+      res = await doFetch(base + path, {
+        method,
+        headers: {
+          accept: 'application/json',
+          ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      throw new CliError(
+        `Cannot reach ${base} (${cause}). Is the service running? Start it with \`cfn start\`, or pass --url.`,
+      );
+    }
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: res.status, body: parsed as T };
+  }
+
+  /** Like request, but a non-2xx answer becomes a CliError naming the code and request id. */
+  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await request<T>(method, path, body);
+    if (res.status >= 200 && res.status < 300) return res.body;
+    const e = (res.body as { error?: { code?: string; message?: string; requestId?: string } })
+      ?.error;
+    const hint =
+      res.status === 401
+        ? ' Pass an API key with --key or the CFN_API_KEY environment variable.'
+        : res.status === 403
+          ? ' Use a key with a higher role.'
+          : '';
+    throw new CliError(
+      `${e?.code ?? `HTTP ${res.status}`}: ${e?.message ?? String(res.body).slice(0, 200)}` +
+        `${e?.requestId ? ` (request id ${e.requestId})` : ''}.${hint}`,
+    );
+  }
+
+  return { request, call };
+}

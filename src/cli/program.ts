@@ -1,0 +1,249 @@
+// The `cfn` command line: parse arguments, call the service or the runtime through `deps`, print.
+import { Command, Option } from 'commander';
+import type { ApiKeyService, CreatedKey } from '../ops/api-keys.js';
+import type { ApiKeyRecord } from '../ports/api-key-store.js';
+import { ROLES, type Role } from '../domain/roles.js';
+import { CliError, createApiClient } from './api-client.js';
+import { formatTable } from './table.js';
+
+export interface DirectKeys {
+  service: ApiKeyService;
+  close(): Promise<void>;
+}
+
+export interface CliDeps {
+  version: string;
+  /** Runs the API (and, later, workers) until a signal stops it. */
+  start(): Promise<void>;
+  migrate(): Promise<{ applied: number; total: number; database: string }>;
+  /** Opens the database directly for key management without a running service (recovery). */
+  directKeys(): Promise<DirectKeys>;
+  fetch?: typeof fetch;
+  out?: (text: string) => void;
+}
+
+interface KeyView {
+  id: string;
+  name: string;
+  role: string;
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  key?: string;
+}
+
+function viewOf(r: ApiKeyRecord, key?: string): KeyView {
+  return {
+    id: r.id,
+    name: r.name,
+    role: r.role,
+    prefix: r.prefix,
+    createdAt: r.createdAt.toISOString(),
+    lastUsedAt: r.lastUsedAt?.toISOString() ?? null,
+    revokedAt: r.revokedAt?.toISOString() ?? null,
+    ...(key ? { key } : {}),
+  };
+}
+
+const urlOption = () =>
+  new Option('--url <url>', 'base URL of the service')
+    .env('CFN_URL')
+    .default('http://127.0.0.1:3000');
+const keyOption = () =>
+  new Option('--key <key>', 'API key to authenticate with').env('CFN_API_KEY');
+const jsonOption = () => new Option('--json', 'print JSON instead of a table');
+
+export function createProgram(deps: CliDeps): Command {
+  const out = deps.out ?? ((t: string) => process.stdout.write(t));
+  const program = new Command('cfn')
+    .description('Claude Flow Novice: run swarms of AI agents as a durable, observable service.')
+    .version(deps.version, '-v, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .showSuggestionAfterError();
+
+  program
+    .command('start')
+    .description('start the service (API, and workers once they exist) on the configured database')
+    .addHelpText(
+      'after',
+      '\nWith no DATABASE_URL the embedded PGlite database under CFN_DATA_DIR is used.\n' +
+        'On first start an admin API key is created and printed once.',
+    )
+    .action(async () => deps.start());
+
+  program
+    .command('migrate')
+    .description('apply database migrations (safe to run from several processes at once)')
+    .action(async () => {
+      const r = await deps.migrate();
+      out(`${r.database}: ${r.applied} migration(s) applied, ${r.total} in total\n`);
+    });
+
+  program
+    .command('health')
+    .description('check a running service; exit 0 only when it is healthy (like curl -f)')
+    .addOption(urlOption())
+    .addOption(jsonOption())
+    .action(async (opts: { url: string; json?: boolean }) => {
+      const client = createApiClient({
+        url: opts.url,
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      });
+      const res = await client.request<{
+        status?: string;
+        version?: string;
+        uptimeSeconds?: number;
+        checks?: Record<string, { status: string; latencyMs: number; error?: string }>;
+      }>('GET', '/health');
+      if (opts.json) out(JSON.stringify(res.body, null, 2) + '\n');
+      else {
+        const b = res.body ?? {};
+        const rows = Object.entries(b.checks ?? {}).map(([name, c]) => [
+          name,
+          c.status,
+          `${c.latencyMs} ms`,
+          c.error ?? '',
+        ]);
+        out(formatTable(['CHECK', 'STATUS', 'LATENCY', 'ERROR'], rows));
+        out(
+          `\nstatus ${b.status ?? `HTTP ${res.status}`}, version ${b.version ?? '?'}, up ${b.uptimeSeconds ?? '?'} s\n`,
+        );
+      }
+      if (res.status !== 200) throw new CliError('', 1);
+    });
+
+  const keys = program.command('keys').description('manage API keys (admin)');
+
+  async function withKeys<T>(
+    opts: { url: string; key?: string; direct?: boolean },
+    viaApi: (client: ReturnType<typeof createApiClient>) => Promise<T>,
+    direct: (service: ApiKeyService) => Promise<T>,
+  ): Promise<T> {
+    if (opts.direct) {
+      const d = await deps.directKeys();
+      try {
+        return await direct(d.service);
+      } finally {
+        await d.close();
+      }
+    }
+    if (!opts.key) {
+      throw new CliError(
+        'An admin API key is needed: pass --key or set CFN_API_KEY (or use --direct on the server).',
+      );
+    }
+    return viaApi(
+      createApiClient({
+        url: opts.url,
+        key: opts.key,
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      }),
+    );
+  }
+
+  const directOption = () =>
+    new Option(
+      '--direct',
+      'open the database directly instead of calling the API (service stopped, or recovery)',
+    );
+  const CLI_ACTOR = { keyId: null, name: 'cli' };
+
+  keys
+    .command('create')
+    .description('create a key; the secret is printed once')
+    .requiredOption('--name <name>', 'who or what the key is for')
+    .addOption(new Option('--role <role>', 'what the key may do').choices(ROLES).default('viewer'))
+    .addOption(urlOption())
+    .addOption(keyOption())
+    .addOption(directOption())
+    .addOption(jsonOption())
+    .action(
+      async (opts: {
+        name: string;
+        role: Role;
+        url: string;
+        key?: string;
+        direct?: boolean;
+        json?: boolean;
+      }) => {
+        const created = await withKeys<KeyView>(
+          opts,
+          (c) => c.call<KeyView>('POST', '/api/keys', { name: opts.name, role: opts.role }),
+          async (s) => {
+            const r: CreatedKey = await s.create({ name: opts.name, role: opts.role }, CLI_ACTOR);
+            return viewOf(r.record, r.key);
+          },
+        );
+        if (opts.json) out(JSON.stringify(created, null, 2) + '\n');
+        else
+          out(
+            `Created ${created.role} key "${created.name}" (${created.id}). Secret, shown once:\n\n  ${created.key}\n\n`,
+          );
+      },
+    );
+
+  keys
+    .command('list')
+    .description('list keys (secrets are never shown)')
+    .option('--all', 'include revoked keys')
+    .addOption(urlOption())
+    .addOption(keyOption())
+    .addOption(directOption())
+    .addOption(jsonOption())
+    .action(
+      async (opts: {
+        all?: boolean;
+        url: string;
+        key?: string;
+        direct?: boolean;
+        json?: boolean;
+      }) => {
+        const items = await withKeys<KeyView[]>(
+          opts,
+          async (c) =>
+            (
+              await c.call<{ items: KeyView[] }>(
+                'GET',
+                `/api/keys${opts.all ? '?includeRevoked=true' : ''}`,
+              )
+            ).items,
+          async (s) => (await s.list({ includeRevoked: Boolean(opts.all) })).map((r) => viewOf(r)),
+        );
+        if (opts.json) out(JSON.stringify(items, null, 2) + '\n');
+        else
+          out(
+            formatTable(
+              ['ID', 'NAME', 'ROLE', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'],
+              items.map((k) => [
+                k.id,
+                k.name,
+                k.role,
+                k.prefix,
+                k.createdAt,
+                k.lastUsedAt ?? '-',
+                k.revokedAt ?? '-',
+              ]),
+            ),
+          );
+      },
+    );
+
+  keys
+    .command('revoke')
+    .description('revoke a key by id; it stops working at once')
+    .argument('<id>', 'the key id (see `cfn keys list`)')
+    .addOption(urlOption())
+    .addOption(keyOption())
+    .addOption(directOption())
+    .action(async (id: string, opts: { url: string; key?: string; direct?: boolean }) => {
+      const k = await withKeys<KeyView>(
+        opts,
+        (c) => c.call<KeyView>('DELETE', `/api/keys/${encodeURIComponent(id)}`),
+        async (s) => viewOf(await s.revoke(id, CLI_ACTOR)),
+      );
+      out(`Revoked key "${k.name}" (${k.id}).\n`);
+    });
+
+  return program;
+}

@@ -1,0 +1,92 @@
+// The one schema over the environment: every variable the service reads, with its default and
+// what it expects. README's environment table documents exactly these.
+import { z } from 'zod';
+
+const emptyAsUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
+
+const postgresUrl = z.preprocess(
+  emptyAsUndefined,
+  z
+    .string()
+    .refine((s) => /^postgres(ql)?:\/\/.+/.test(s) && URL.canParse(s), {
+      message: 'expected a postgres:// or postgresql:// URL',
+    })
+    .optional(),
+);
+
+const redisUrl = z.preprocess(
+  emptyAsUndefined,
+  z
+    .string()
+    .refine((s) => /^rediss?:\/\/.+/.test(s) && URL.canParse(s), {
+      message: 'expected a redis:// or rediss:// URL',
+    })
+    .optional(),
+);
+
+const int = (min: number, max: number, fallback: number) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z.coerce
+      .number({ message: `expected an integer between ${min} and ${max}` })
+      .int({ message: `expected an integer between ${min} and ${max}` })
+      .min(min, { message: `expected an integer between ${min} and ${max}` })
+      .max(max, { message: `expected an integer between ${min} and ${max}` })
+      .default(fallback),
+  );
+
+export const envSchema = z.object({
+  PORT: int(0, 65535, 3000),
+  HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
+  NODE_ENV: z.preprocess(
+    emptyAsUndefined,
+    z
+      .enum(['development', 'production', 'test'], {
+        message: 'expected one of development, production, test',
+      })
+      .default('development'),
+  ),
+  LOG_LEVEL: z.preprocess(
+    (v) => (typeof v === 'string' ? emptyAsUndefined(v.toLowerCase()) : v),
+    z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
+        message: 'expected one of trace, debug, info, warn, error, fatal, silent',
+      })
+      .default('info'),
+  ),
+  LOG_DIR: optionalString,
+  CFN_DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('./data')),
+  DATABASE_URL: postgresUrl,
+  DATABASE_READ_URL: postgresUrl,
+  DATABASE_POOL_MAX: int(1, 1000, 10),
+  DATABASE_CONNECT_TIMEOUT_MS: int(100, 120_000, 5000),
+  REDIS_URL: redisUrl,
+  METRICS_TOKEN: z.preprocess(
+    emptyAsUndefined,
+    z.string().min(16, { message: 'expected at least 16 characters' }).optional(),
+  ),
+  CFN_BOOTSTRAP_ADMIN_KEY: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .min(24, { message: 'expected at least 24 characters' })
+      .regex(/^[\x21-\x7e]+$/, { message: 'expected printable characters without spaces' })
+      .optional(),
+  ),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
+  HEALTH_CHECK_TIMEOUT_MS: int(50, 60_000, 2000),
+  BODY_LIMIT: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^\d+(b|kb|mb)$/i, { message: 'expected a size such as 100kb or 1mb' })
+      .default('1mb'),
+  ),
+  TRUST_PROXY: z.preprocess(emptyAsUndefined, z.string().default('loopback')),
+  RATE_LIMIT_PER_MINUTE: int(0, 1_000_000, 600),
+  CFN_BUILD_COMMIT: optionalString,
+});
+
+export type Env = z.infer<typeof envSchema>;

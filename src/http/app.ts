@@ -1,0 +1,66 @@
+// createApp(deps): the HTTP surface. It never builds its own dependencies; src/main wires them.
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Logger } from '../ports/logger.js';
+import type { AuditLogStore } from '../ports/audit-log-store.js';
+import type { HealthService } from '../observability/health.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { ApiKeyService } from '../ops/api-keys.js';
+import { errorHandler, notFound } from './error-handler.js';
+import { createAuth } from './middleware/auth.js';
+import type { RouteKit } from './route-kit.js';
+import { httpMetrics } from './middleware/http-metrics.js';
+import { apiRateLimit } from './middleware/rate-limit.js';
+import { requestId } from './middleware/request-id.js';
+import { auditRoutes } from './routes/audit.js';
+import { healthRoutes } from './routes/health.js';
+import { keyRoutes } from './routes/keys.js';
+import { metricsRoutes } from './routes/metrics.js';
+
+export interface AppDeps {
+  logger: Logger;
+  metrics: Metrics;
+  health: HealthService;
+  apiKeys: ApiKeyService;
+  audit: AuditLogStore;
+  http: {
+    bodyLimit: string;
+    trustProxy: string;
+    rateLimitPerMinute: number;
+    metricsToken?: string | undefined;
+  };
+}
+
+/** TRUST_PROXY: true/false, a hop count, or Express's names and subnets ("loopback", "10.0.0.0/8"). */
+export function trustProxyValue(raw: string): boolean | number | string {
+  if (/^(true|false)$/i.test(raw)) return raw.toLowerCase() === 'true';
+  if (/^\d+$/.test(raw)) return Number(raw);
+  return raw;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.set('trust proxy', trustProxyValue(deps.http.trustProxy));
+  app.set('etag', false);
+  app.disable('x-powered-by');
+
+  app.use(requestId());
+  app.use(httpMetrics(deps.metrics, deps.logger));
+  app.use(helmet());
+  // Bodies are parsed per route, after authentication: unauthenticated callers cannot make the
+  // service parse a body, and parse errors keep their route template in the metrics.
+  const kit: RouteKit = {
+    auth: createAuth({ apiKeys: deps.apiKeys, metrics: deps.metrics, logger: deps.logger }),
+    json: express.json({ limit: deps.http.bodyLimit, strict: true }),
+  };
+
+  app.use(healthRoutes(deps.health));
+  app.use(metricsRoutes(deps.metrics, deps.http.metricsToken));
+  app.use('/api', apiRateLimit({ perMinute: deps.http.rateLimitPerMinute }));
+  app.use(keyRoutes(deps.apiKeys, kit));
+  app.use(auditRoutes(deps.audit, kit));
+
+  app.use(notFound());
+  app.use(errorHandler(deps.logger));
+  return app;
+}

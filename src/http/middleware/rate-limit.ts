@@ -1,0 +1,41 @@
+// Per-caller rate limit on the API: keyed by the API key when one is sent (hashed, never stored
+// raw), else by client address. Over the limit: 429 in the JSON error shape with Retry-After.
+import { createHash } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { ipKeyGenerator, rateLimit, type Store } from 'express-rate-limit';
+import { AppError } from '../../domain/errors.js';
+
+export interface RateLimitOptions {
+  perMinute: number;
+  /** A shared store (Redis) for many replicas; default in-memory. */
+  store?: Store;
+  onLimited?: (key: string) => void;
+}
+
+export function apiRateLimit(options: RateLimitOptions): RequestHandler {
+  if (options.perMinute === 0) return (_req, _res, next) => next();
+  return rateLimit({
+    windowMs: 60_000,
+    limit: options.perMinute,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    ...(options.store ? { store: options.store } : {}),
+    keyGenerator(req) {
+      const auth = req.get('authorization');
+      if (auth) return 'key:' + createHash('sha256').update(auth).digest('hex').slice(0, 32);
+      return 'ip:' + ipKeyGenerator(req.ip ?? 'unknown');
+    },
+    handler(_req, res, next, opts) {
+      const resetTime = (res.req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+      const retryAfterSeconds = resetTime
+        ? Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000))
+        : Math.ceil(opts.windowMs / 1000);
+      options.onLimited?.(String(opts.identifier ?? 'api'));
+      next(
+        new AppError('RATE_LIMITED', `Too many requests; retry in ${retryAfterSeconds} s`, {
+          details: { retryAfterSeconds },
+        }),
+      );
+    },
+  });
+}

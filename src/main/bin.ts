@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// The `cfn` executable: loads configuration once, wires the runtime into the CLI commands, and
+// turns failures into one clear line and an exit code.
+import { ConfigError, loadConfig, processEnv, type Config } from '../config/load-config.js';
+import { createProgram } from '../cli/program.js';
+import { CliError } from '../cli/api-client.js';
+import { AppError } from '../domain/errors.js';
+import { readBuildInfo } from './build-info.js';
+import { createRuntime } from './runtime.js';
+import { startServer } from './server.js';
+
+let cachedConfig: Config | undefined;
+const config = () => (cachedConfig ??= loadConfig(processEnv()));
+
+async function start(): Promise<void> {
+  const running = await startServer(config());
+  const { logger } = running.runtime;
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    running.shutdown(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection'));
+}
+
+const program = createProgram({
+  version: readBuildInfo().version,
+  start,
+  async migrate() {
+    const runtime = await createRuntime(config(), { withoutRedis: true });
+    await runtime.close();
+    return { ...runtime.migration, database: runtime.database.kind };
+  },
+  async directKeys() {
+    const runtime = await createRuntime(config(), { withoutRedis: true });
+    return { service: runtime.apiKeys, close: () => runtime.close() };
+  },
+});
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CliError) {
+    if (err.message) process.stderr.write(`cfn: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+  } else if (err instanceof ConfigError || err instanceof AppError) {
+    process.stderr.write(`cfn: ${err.message}\n`);
+    process.exitCode = 1;
+  } else {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`cfn: ${message}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,106 @@
+// Builds the shared runtime from a Config: logger, database (migrated), stores, key service,
+// optional Redis, metrics and health. Roles (API, CLI) start from here.
+import type { Config } from '../config/load-config.js';
+import { openDatabase, type Database } from '../adapters/db/database.js';
+import { migrateDatabase, type MigrationResult } from '../adapters/db/migrate.js';
+import { createPgApiKeyStore } from '../adapters/db/api-key-store.js';
+import { createPgAuditLogStore } from '../adapters/db/audit-log-store.js';
+import { connectRedis, type RedisConnection } from '../adapters/redis/redis-client.js';
+import { createLogger, type AppLogger } from '../observability/logger.js';
+import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { createHealthService, type HealthService } from '../observability/health.js';
+import { createApiKeyService, type ApiKeyService } from '../ops/api-keys.js';
+import type { AuditLogStore } from '../ports/audit-log-store.js';
+import type { DestinationStream } from 'pino';
+import { readBuildInfo, type BuildInfo } from './build-info.js';
+
+export interface Runtime {
+  config: Config;
+  build: BuildInfo;
+  logger: AppLogger;
+  database: Database;
+  migration: MigrationResult;
+  redis: RedisConnection | undefined;
+  metrics: Metrics;
+  health: HealthService;
+  apiKeys: ApiKeyService;
+  audit: AuditLogStore;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** Replaces stdout for log lines (tests). */
+  logDestination?: DestinationStream;
+  /** Skip opening Redis (one-shot CLI commands that do not need it). */
+  withoutRedis?: boolean;
+}
+
+export function createAppLogger(config: Config, build: BuildInfo, destination?: DestinationStream) {
+  return createLogger({
+    level: config.log.level,
+    version: build.version,
+    dir: config.log.dir,
+    ...(destination ? { destination } : {}),
+  });
+}
+
+export async function createRuntime(
+  config: Config,
+  options: RuntimeOptions = {},
+): Promise<Runtime> {
+  const build = readBuildInfo(config.buildCommit);
+  const logger = createAppLogger(config, build, options.logDestination);
+  const database = await openDatabase({
+    url: config.database.url,
+    readUrl: config.database.readUrl,
+    poolMax: config.database.poolMax,
+    connectTimeoutMs: config.database.connectTimeoutMs,
+    dataDir: config.dataDir,
+    logger,
+  });
+  let redis: RedisConnection | undefined;
+  try {
+    const migration = await migrateDatabase(database);
+    logger.info({ database: database.kind, ...migration }, 'database migrated');
+    redis =
+      config.redis.url && !options.withoutRedis
+        ? connectRedis({ url: config.redis.url, logger })
+        : undefined;
+    const metrics = createMetrics({
+      version: build.version,
+      commit: build.commit,
+      dataDir: config.dataDir,
+    });
+    const health = createHealthService({
+      version: build.version,
+      probes: [...database.probes, ...(redis ? [redis.probe] : [])],
+      timeoutMs: config.healthCheckTimeoutMs,
+    });
+    const audit = createPgAuditLogStore(database.db, database.readDb);
+    const apiKeys = createApiKeyService({
+      keys: createPgApiKeyStore(database.db),
+      audit,
+      onTouchError: (err) => logger.warn({ err }, 'could not record key use'),
+    });
+    return {
+      config,
+      build,
+      logger,
+      database,
+      migration,
+      redis,
+      metrics,
+      health,
+      apiKeys,
+      audit,
+      async close() {
+        await redis?.close();
+        await database.close();
+      },
+    };
+  } catch (err) {
+    await redis?.close();
+    await database.close();
+    throw err;
+  }
+}

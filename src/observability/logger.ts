@@ -1,0 +1,61 @@
+// pino JSON lines to stdout and, when a log directory is configured, to LOG_DIR/app.log. Every line
+// carries time, level, service, version and, inside a request, its requestId.
+import fs from 'node:fs';
+import path from 'node:path';
+import pino, { type DestinationStream, type Logger as PinoLogger } from 'pino';
+import { currentContext } from './request-context.js';
+import { REDACT_PATHS, redactUrlCredentials, scrubObject } from './redact.js';
+
+export type AppLogger = PinoLogger;
+
+export interface LoggerOptions {
+  level: string;
+  service?: string;
+  version: string;
+  /** Directory for app.log; omitted: stdout only. */
+  dir?: string | undefined;
+  /** Replaces stdout (tests capture lines with it). */
+  destination?: DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions): AppLogger {
+  const streams: pino.StreamEntry[] = [
+    { level: 'trace', stream: options.destination ?? pino.destination({ dest: 1, sync: false }) },
+  ];
+  if (options.dir) {
+    fs.mkdirSync(options.dir, { recursive: true });
+    streams.push({
+      level: 'trace',
+      stream: pino.destination({
+        dest: path.join(options.dir, 'app.log'),
+        mkdir: true,
+        sync: false,
+      }),
+    });
+  }
+  return pino(
+    {
+      level: options.level,
+      base: { service: options.service ?? 'claude-flow-novice', version: options.version },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      messageKey: 'msg',
+      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (obj) => scrubObject(obj) as Record<string, unknown>,
+      },
+      hooks: {
+        logMethod(args, method) {
+          // Scrub credentials from the message string too.
+          const patched = args.map((a) => (typeof a === 'string' ? redactUrlCredentials(a) : a));
+          method.apply(this, patched as Parameters<typeof method>);
+        },
+      },
+      mixin() {
+        const ctx = currentContext();
+        return ctx ? { requestId: ctx.requestId } : {};
+      },
+    },
+    pino.multistream(streams),
+  );
+}

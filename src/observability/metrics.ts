@@ -1,0 +1,82 @@
+// The service's dedicated prom-client registry: default process metrics, HTTP RED metrics, system
+// usage, build info and auth failures. Names follow the operations guide; labels stay bounded.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createCpuUsageMeter, diskUsagePercent, memoryUsagePercent } from './system-usage.js';
+
+export interface MetricsOptions {
+  version: string;
+  commit: string;
+  /** The data volume whose usage disk_usage_percent reports. */
+  dataDir: string;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>;
+  readonly httpRequestsTotal: Counter<'method' | 'route' | 'status_code'>;
+  readonly authFailuresTotal: Counter<'reason'>;
+}
+
+export function createMetrics(options: MetricsOptions): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const httpRequestDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration in seconds, by method, route template and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    registers: [registry],
+  });
+  const httpRequestsTotal = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by method, route template and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    registers: [registry],
+  });
+  const authFailuresTotal = new Counter({
+    name: 'auth_failures_total',
+    help: 'Rejected authentication or authorization attempts, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  // Start every reason at zero so rate() and alerts see the series before the first failure.
+  for (const reason of ['missing_credentials', 'invalid_key', 'revoked_key', 'insufficient_role']) {
+    authFailuresTotal.inc({ reason }, 0);
+  }
+
+  new Gauge({
+    name: 'app_build_info',
+    help: 'Build of the running service (value is always 1)',
+    labelNames: ['version', 'commit'] as const,
+    registers: [registry],
+  }).set({ version: options.version, commit: options.commit }, 1);
+
+  new Gauge({
+    name: 'memory_usage_percent',
+    help: 'Memory in use, percent of the container limit or of the host',
+    registers: [registry],
+    collect() {
+      this.set(memoryUsagePercent());
+    },
+  });
+  const cpu = createCpuUsageMeter();
+  new Gauge({
+    name: 'cpu_usage_percent',
+    help: 'CPU busy percent across all cores since the previous scrape',
+    registers: [registry],
+    collect() {
+      this.set(cpu());
+    },
+  });
+  new Gauge({
+    name: 'disk_usage_percent',
+    help: 'Used percent of the filesystem holding the data directory',
+    registers: [registry],
+    async collect() {
+      this.set(await diskUsagePercent(options.dataDir));
+    },
+  });
+
+  return { registry, httpRequestDuration, httpRequestsTotal, authFailuresTotal };
+}
