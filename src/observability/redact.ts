@@ -20,7 +20,7 @@ export const REDACT_PATHS = [
   '*.authorization',
 ];
 
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]+)(?::([^\s/@]*))?@/gi;
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]*)(?::([^\s/@]*))?@/gi;
 
 export function redactUrlCredentials(text: string): string {
   return text.replace(URL_CREDENTIALS, (_m, scheme: string, user: string, pass?: string) =>
@@ -36,7 +36,11 @@ export function scrubObject(value: unknown, depth = 0, seen = new WeakSet<object
   seen.add(value);
   if (Array.isArray(value)) return value.map((v) => scrubObject(v, depth + 1, seen));
   if (value instanceof Error) {
-    return { type: value.name, message: redactUrlCredentials(value.message), stack: value.stack };
+    return {
+      type: value.name,
+      message: redactUrlCredentials(value.message),
+      ...(value.stack ? { stack: redactUrlCredentials(value.stack) } : {}),
+    };
   }
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = scrubObject(v, depth + 1, seen);

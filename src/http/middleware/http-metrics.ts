@@ -12,6 +12,7 @@ export function routeTemplate(req: { route?: { path?: unknown }; baseUrl?: strin
 export function httpMetrics(metrics: Metrics, logger: Logger): RequestHandler {
   return function httpMetricsMiddleware(req, res, next) {
     const started = process.hrtime.bigint();
+    logger.trace({ method: req.method, url: req.originalUrl.split('?')[0] }, 'request started');
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const labels = {

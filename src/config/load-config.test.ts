@@ -1,0 +1,87 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './load-config.js';
+
+const load = (env: Record<string, string>) => loadConfig(env, '/srv/app');
+
+describe('loadConfig', () => {
+  it('applies the documented defaults on an empty environment', () => {
+    const c = load({});
+    expect(c.http).toMatchObject({
+      port: 3000,
+      host: '0.0.0.0',
+      bodyLimit: '1mb',
+      rateLimitPerMinute: 600,
+    });
+    expect(c.env).toBe('development');
+    expect(c.log).toEqual({ level: 'info', dir: undefined });
+    expect(c.dataDir).toBe('/srv/app/data');
+    expect(c.database).toEqual({
+      url: undefined,
+      readUrl: undefined,
+      poolMax: 10,
+      connectTimeoutMs: 5000,
+    });
+    expect(c.redis.url).toBeUndefined();
+    expect(c.shutdownTimeoutMs).toBe(10_000);
+  });
+
+  it('returns a deeply frozen object', () => {
+    const c = load({ PORT: '8080' });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.http)).toBe(true);
+    expect(() => {
+      (c.http as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('coerces and resolves values', () => {
+    const c = load({
+      PORT: '8080',
+      LOG_LEVEL: 'DEBUG',
+      LOG_DIR: 'logs',
+      CFN_DATA_DIR: '/var/lib/cfn',
+      DATABASE_URL: 'postgres://u:p@db:5432/claudeflow',
+      DATABASE_READ_URL: 'postgresql://u:p@replica/claudeflow',
+      REDIS_URL: 'redis://cache:6379',
+      BODY_LIMIT: '256KB',
+    });
+    expect(c.http.port).toBe(8080);
+    expect(c.log).toEqual({ level: 'debug', dir: path.join('/srv/app', 'logs') });
+    expect(c.dataDir).toBe('/var/lib/cfn');
+    expect(c.database.readUrl).toBe('postgresql://u:p@replica/claudeflow');
+    expect(c.http.bodyLimit).toBe('256kb');
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(load({ PORT: '', DATABASE_URL: ' ' }).http.port).toBe(3000);
+  });
+
+  it.each([
+    ['PORT', '70000'],
+    ['PORT', '3.5'],
+    ['NODE_ENV', 'staging'],
+    ['DATABASE_POOL_MAX', '0'],
+    ['METRICS_TOKEN', 'short'],
+    ['BODY_LIMIT', 'lots'],
+    ['DATABASE_URL', 'not a url'],
+  ])('names %s in the error for %j', (variable, value) => {
+    try {
+      load({ [variable]: value });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).variable).toBe(variable);
+      expect((err as Error).message).toMatch(
+        new RegExp(`^Invalid environment variable ${variable}: expected`),
+      );
+      expect((err as Error).message).not.toContain(value === 'short' ? 'short' : '\u0000');
+    }
+  });
+
+  it('requires DATABASE_URL when a read replica is configured', () => {
+    expect(() => load({ DATABASE_READ_URL: 'postgres://r/db' })).toThrow(
+      /DATABASE_READ_URL: requires DATABASE_URL/,
+    );
+  });
+});

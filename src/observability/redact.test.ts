@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { createLogger } from './logger.js';
+import { redactUrlCredentials, scrubObject } from './redact.js';
+
+describe('redactUrlCredentials', () => {
+  it('hides passwords inside URLs and keeps the rest', () => {
+    expect(redactUrlCredentials('postgres://claudeflow:s3cr3t@db:5432/claudeflow')).toBe(
+      'postgres://claudeflow:[REDACTED]@db:5432/claudeflow',
+    );
+    expect(redactUrlCredentials('see redis://:pw@cache:6379 and https://host/x')).toBe(
+      'see redis://:[REDACTED]@cache:6379 and https://host/x',
+    );
+    expect(redactUrlCredentials('mailto user@example.com')).toBe('mailto user@example.com');
+  });
+
+  it('scrubs nested values and errors, and survives cycles', () => {
+    const o: Record<string, unknown> = {
+      a: { b: ['postgres://u:pw@h/d'] },
+      err: new Error('connect postgres://u:pw@h failed'),
+    };
+    o.self = o;
+    const out = JSON.stringify(scrubObject(o), (k, v: unknown) => (k === 'self' ? undefined : v));
+    expect(out).not.toContain(':pw@');
+    expect(out).toContain('[REDACTED]');
+  });
+});
+
+describe('logger redaction', () => {
+  it('never writes secrets: authorization headers, keys, passwords, URL credentials', () => {
+    let text = '';
+    const sink = new Writable({ write: (c: Buffer, _e, cb) => ((text += c.toString()), cb()) });
+    const log = createLogger({ level: 'info', version: '1.2.3', destination: sink });
+    log.info({ req: { headers: { authorization: 'Bearer cfn_secret_value' } } }, 'r');
+    log.info(
+      { apiKey: 'cfn_secret_value', password: 'hunter2', nested: { token: 'tok_secret' } },
+      'k',
+    );
+    log.info(
+      { databaseUrl: 'postgres://app:hunter3@db/x' },
+      'connecting to postgres://app:hunter4@db/x',
+    );
+    for (const secret of ['cfn_secret_value', 'hunter2', 'tok_secret', 'hunter3', 'hunter4']) {
+      expect(text).not.toContain(secret);
+    }
+    const first = JSON.parse(text.split('\n')[0]!) as Record<string, unknown>;
+    expect(first).toMatchObject({
+      level: 'info',
+      service: 'claude-flow-novice',
+      version: '1.2.3',
+      msg: 'r',
+    });
+    expect(first.time).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+});
