@@ -19,6 +19,7 @@ const nodeGlobals = {
   AbortController: 'readonly',
   AbortSignal: 'readonly',
   fetch: 'readonly',
+  performance: 'readonly',
 };
 
 const PROCESS_ENV_MESSAGE =

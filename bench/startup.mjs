@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 
 const BIN = new URL('../dist/main/bin.js', import.meta.url).pathname;
-const pgUrl = process.argv.includes('--pg') ? process.argv[process.argv.indexOf('--pg') + 1] : undefined;
+const pgUrl = process.argv.includes('--pg')
+  ? process.argv[process.argv.indexOf('--pg') + 1]
+  : undefined;
 
 function start(env) {
   const t0 = performance.now();
@@ -22,7 +24,8 @@ function start(env) {
       for (const line of buf.split('\n')) {
         if (!line.startsWith('{')) continue;
         const l = JSON.parse(line);
-        if (l.msg === 'listening') return resolve({ child, url: l.url, ms: performance.now() - t0 });
+        if (l.msg === 'listening')
+          return resolve({ child, url: l.url, ms: performance.now() - t0 });
       }
     });
     child.on('exit', (c) => reject(new Error(`exited ${c}`)));
@@ -34,8 +37,10 @@ async function stop(child) {
   await new Promise((r) => child.on('exit', r));
 }
 
-const rssMb = (pid) => Number(fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) / 1024;
-const pct = (xs, p) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const rssMb = (pid) =>
+  Number(fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) / 1024;
+const pct = (xs, p) =>
+  xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 async function healthLatency(url, n = 500) {
   for (let i = 0; i < 50; i++) await (await fetch(`${url}/health`)).text(); // warm-up
@@ -67,7 +72,10 @@ try {
   await new Promise((r) => setTimeout(r, 5000));
   rows.push(['embedded idle RSS (5 s after start)', `${rssMb(warm.child.pid).toFixed(0)} MiB`]);
   const h = await healthLatency(warm.url);
-  rows.push(['embedded /health latency p50 / p95 / p99 (500 sequential)', `${h.p50.toFixed(2)} / ${h.p95.toFixed(2)} / ${h.p99.toFixed(2)} ms`]);
+  rows.push([
+    'embedded /health latency p50 / p95 / p99 (500 sequential)',
+    `${h.p50.toFixed(2)} / ${h.p95.toFixed(2)} / ${h.p99.toFixed(2)} ms`,
+  ]);
   await stop(warm.child);
 
   if (pgUrl) {
@@ -82,12 +90,17 @@ try {
     await new Promise((r) => setTimeout(r, 5000));
     rows.push(['PostgreSQL idle RSS', `${rssMb(pg.child.pid).toFixed(0)} MiB`]);
     const hp = await healthLatency(pg.url);
-    rows.push(['PostgreSQL /health latency p50 / p95 / p99', `${hp.p50.toFixed(2)} / ${hp.p95.toFixed(2)} / ${hp.p99.toFixed(2)} ms`]);
+    rows.push([
+      'PostgreSQL /health latency p50 / p95 / p99',
+      `${hp.p50.toFixed(2)} / ${hp.p95.toFixed(2)} / ${hp.p99.toFixed(2)} ms`,
+    ]);
     await stop(pg.child);
   }
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 const w = Math.max(...rows.map((r) => r[0].length));
-console.log(`node ${process.version}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`);
+console.log(
+  `node ${process.version}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
+);
 for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);

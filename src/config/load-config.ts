@@ -24,6 +24,8 @@ export interface Config {
   readonly metrics: { readonly token: string | undefined };
   readonly auth: { readonly bootstrapAdminKey: string | undefined };
   readonly shutdownTimeoutMs: number;
+  /** How long to keep serving, not ready, before closing the listener. */
+  readonly shutdownDrainMs: number;
   readonly healthCheckTimeoutMs: number;
   readonly buildCommit: string | undefined;
 }
@@ -82,6 +84,7 @@ export function loadConfig(
     metrics: { token: e.METRICS_TOKEN },
     auth: { bootstrapAdminKey: e.CFN_BOOTSTRAP_ADMIN_KEY },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT_MS,
     buildCommit: e.CFN_BUILD_COMMIT,
   });

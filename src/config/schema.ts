@@ -76,6 +76,7 @@ export const envSchema = z.object({
       .optional(),
   ),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
+  SHUTDOWN_DRAIN_MS: int(0, 600_000, 0),
   HEALTH_CHECK_TIMEOUT_MS: int(50, 60_000, 2000),
   BODY_LIMIT: z.preprocess(
     emptyAsUndefined,

@@ -56,7 +56,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(healthRoutes(deps.health));
   app.use(metricsRoutes(deps.metrics, deps.http.metricsToken));
-  app.use('/api', apiRateLimit({ perMinute: deps.http.rateLimitPerMinute }));
+  app.use('/api', kit.auth.authenticate, apiRateLimit({ perMinute: deps.http.rateLimitPerMinute }));
   app.use(keyRoutes(deps.apiKeys, kit));
   app.use(auditRoutes(deps.audit, kit));
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // The `cfn` executable: loads configuration once, wires the runtime into the CLI commands, and
 // turns failures into one clear line and an exit code.
+import pino from 'pino';
 import { ConfigError, loadConfig, processEnv, type Config } from '../config/load-config.js';
 import { createProgram } from '../cli/program.js';
 import { CliError } from '../cli/api-client.js';
 import { AppError } from '../domain/errors.js';
+import { redactQueryParams, redactUrlCredentials } from '../observability/redact.js';
 import { readBuildInfo } from './build-info.js';
 import { createRuntime } from './runtime.js';
 import { startServer } from './server.js';
@@ -35,16 +37,22 @@ async function start(): Promise<void> {
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection'));
 }
 
+/** One-shot commands keep stdout for their output (tables, --json): their logs go to stderr. */
+const oneShot = () => ({
+  withoutRedis: true,
+  logDestination: pino.destination({ dest: 2, sync: true }),
+});
+
 const program = createProgram({
   version: readBuildInfo().version,
   start,
   async migrate() {
-    const runtime = await createRuntime(config(), { withoutRedis: true });
+    const runtime = await createRuntime(config(), oneShot());
     await runtime.close();
     return { ...runtime.migration, database: runtime.database.kind };
   },
   async directKeys() {
-    const runtime = await createRuntime(config(), { withoutRedis: true });
+    const runtime = await createRuntime(config(), oneShot());
     return { service: runtime.apiKeys, close: () => runtime.close() };
   },
 });
@@ -59,8 +67,9 @@ try {
     process.stderr.write(`cfn: ${err.message}\n`);
     process.exitCode = 1;
   } else {
+    // Unknown errors may quote SQL parameters or connection strings: scrub before printing.
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`cfn: ${message}\n`);
+    process.stderr.write(`cfn: ${redactQueryParams(redactUrlCredentials(message))}\n`);
     process.exitCode = 1;
   }
 }

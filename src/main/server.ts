@@ -47,6 +47,11 @@ export async function startServer(
         { keyId: boot.record.id, prefix: boot.record.prefix },
         'bootstrap admin key created',
       );
+    } else if (!boot && (await runtime.apiKeys.countActive()) === 0) {
+      logger.warn(
+        'no active API key: every protected route will answer 401. Create one on this host with ' +
+          '`cfn keys create --role admin --name recovery --direct`',
+      );
     } else if (boot) {
       logger.info(
         { keyId: boot.record.id },
@@ -90,6 +95,11 @@ export async function startServer(
       (stopping ??= (async () => {
         logger.info({ reason, timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
         runtime.health.setShuttingDown();
+        if (config.shutdownDrainMs > 0) {
+          // Keep serving while load balancers notice readiness is false and stop sending traffic.
+          logger.info({ drainMs: config.shutdownDrainMs }, 'draining before closing the listener');
+          await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
+        }
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // Keep-alive connections that finish their request are closed as soon as they are idle.
         const idleSweep = setInterval(() => server.closeIdleConnections(), 50);

@@ -53,3 +53,22 @@ describe('logger redaction', () => {
     expect(first.time).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 });
+
+describe('error serialization', () => {
+  it('keeps the error class and code, and drops query parameters', () => {
+    class QueryFailed extends Error {
+      override name = 'QueryFailed';
+      code = '23505';
+    }
+    const e = new QueryFailed(
+      'Failed query: insert into "api_keys" values ($1)\nparams: 9f86d081884c7d65,secret',
+    );
+    const out = scrubObject({ err: e }) as { err: Record<string, unknown> };
+    expect(out.err.type).toBe('QueryFailed');
+    expect(out.err.code).toBe('23505');
+    expect(out.err.message).toBe(
+      'Failed query: insert into "api_keys" values ($1)\nparams: [REDACTED]',
+    );
+    expect(JSON.stringify(out)).not.toContain('9f86d081884c7d65');
+  });
+});

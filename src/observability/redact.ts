@@ -1,5 +1,6 @@
 // Secrets never reach a log line: known secret fields are censored by pino's redaction, and
 // credentials embedded in URLs (postgres://user:pass@host) are scrubbed from any string.
+import { stdSerializers } from 'pino';
 
 export const REDACT_PATHS = [
   'req.headers.authorization',
@@ -28,20 +29,22 @@ export function redactUrlCredentials(text: string): string {
   );
 }
 
+/** Query errors quote their parameters (key hashes, user data): keep the SQL, drop the values. */
+export function redactQueryParams(text: string): string {
+  return text.replace(/\nparams: [\s\S]*$/, '\nparams: [REDACTED]');
+}
+
+const scrubString = (s: string) => redactQueryParams(s.includes('@') ? redactUrlCredentials(s) : s);
+
 /** Scrubs URL credentials from every string inside a log object (bounded depth; cycles safe). */
 export function scrubObject(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
-  if (typeof value === 'string') return value.includes('@') ? redactUrlCredentials(value) : value;
+  if (typeof value === 'string') return scrubString(value);
   if (!value || typeof value !== 'object' || depth > 6) return value;
   if (seen.has(value)) return value;
   seen.add(value);
   if (Array.isArray(value)) return value.map((v) => scrubObject(v, depth + 1, seen));
-  if (value instanceof Error) {
-    return {
-      type: value.name,
-      message: redactUrlCredentials(value.message),
-      ...(value.stack ? { stack: redactUrlCredentials(value.stack) } : {}),
-    };
-  }
+  // pino's own serializer keeps the class name, code and cause chain; its strings are scrubbed.
+  if (value instanceof Error) return scrubObject(stdSerializers.err(value), depth + 1, seen);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = scrubObject(v, depth + 1, seen);
   return out;

@@ -29,8 +29,12 @@ export interface ApiKeyService {
   authenticate(secret: string): Promise<AuthResult>;
   create(input: { name: string; role: Role }, actor: Actor, meta?: ActionMeta): Promise<CreatedKey>;
   list(options?: { includeRevoked?: boolean }): Promise<ApiKeyRecord[]>;
+  countActive(): Promise<number>;
   revoke(id: string, actor: Actor, meta?: ActionMeta): Promise<ApiKeyRecord>;
-  /** On a store with no active key, creates the first admin key (from `provided` if given). */
+  /**
+   * On a store with no active key, creates the first admin key (from `provided` if given). A
+   * provided key that is already known (active or revoked) is never inserted again.
+   */
   bootstrapAdmin(provided?: string): Promise<(CreatedKey & { generated: boolean }) | undefined>;
 }
 
@@ -118,8 +122,15 @@ export function createApiKeyService(deps: {
       return deps.keys.list(options);
     },
 
+    countActive() {
+      return deps.keys.countActive();
+    },
+
     async revoke(id, actor, meta) {
       if (!UUID.test(id)) throw new NotFoundError('API key', id);
+      const existing = await deps.keys.findById(id);
+      if (!existing) throw new NotFoundError('API key', id);
+      if (existing.revokedAt) return existing; // idempotent: nothing changed, nothing to audit
       const record = await deps.keys.revoke(id, now());
       if (!record) throw new NotFoundError('API key', id);
       await audit('key.revoke', actor, id, { name: record.name, role: record.role }, meta);
@@ -128,6 +139,11 @@ export function createApiKeyService(deps: {
     },
 
     async bootstrapAdmin(provided) {
+      if (provided !== undefined) {
+        const known = await deps.keys.findByHash(hashApiKey(provided));
+        // A bootstrap key that was revoked stays revoked: restarting must not revive it.
+        if (known) return undefined;
+      }
       const key = provided ?? generateApiKey();
       const record = await deps.keys.insertIfNoneActive(() => ({
         id: randomUUID(),

@@ -26,7 +26,19 @@ it('answers 429 with Retry-After once a caller exceeds its limit, without affect
   expect(body.error.code).toBe('RATE_LIMITED');
   expect(body.error.requestId).toBe(limited.headers.get('x-request-id'));
 
-  // Another caller (no key: limited by address) still has its own budget; health is never limited.
+  // Another caller (no valid key: limited by address) still has its own budget; health is never limited.
   expect((await s.fetch('/api/whoami')).status).toBe(401);
   for (let i = 0; i < 10; i++) expect((await s.fetch('/health')).status).toBe(200);
+});
+
+it('limits callers without a valid key by address, however many different keys they try', async () => {
+  const statuses: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    statuses.push(
+      (await s.fetch('/api/whoami', { key: `cfn_guess_${i}_${Math.random()}` })).status,
+    );
+  }
+  // The previous test spent one request of this address's budget without a key.
+  expect(statuses.slice(0, 4)).toEqual([401, 401, 401, 401]);
+  expect(statuses.slice(4)).toEqual([429, 429, 429, 429]);
 });

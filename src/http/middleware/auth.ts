@@ -1,6 +1,8 @@
-// Bearer API-key authentication and role checks. Every failure is counted in
+// Bearer API-key authentication and role checks, in two steps: `authenticate` identifies the
+// caller once per request (so the rate limiter can key on a verified identity), and
+// `requireRole` on each route rejects what the caller may not do. Every rejection is counted in
 // auth_failures_total{reason} and logged with the client address.
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { AppError } from '../../domain/errors.js';
 import { roleSatisfies, type Role } from '../../domain/roles.js';
 import type { Logger } from '../../ports/logger.js';
@@ -23,6 +25,11 @@ export interface AuthDeps {
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
+/** The verified caller of this request, if any. */
+export function principalIn(res: Response): Principal | undefined {
+  return res.locals.principal as Principal | undefined;
+}
+
 export function createAuth(deps: AuthDeps) {
   function fail(
     reason: AuthFailureReason,
@@ -44,27 +51,37 @@ export function createAuth(deps: AuthDeps) {
     );
   }
 
-  /** Authenticates the caller and requires at least `role`. */
-  function requireRole(role: Role): RequestHandler {
-    return async function requireRoleMiddleware(req, res, next) {
-      const header = req.get('authorization');
-      const token = header?.match(BEARER)?.[1];
-      if (!token) fail('missing_credentials', req.ip);
+  /** Identifies the caller from its bearer key; rejects nothing (requireRole does). */
+  const authenticate: RequestHandler = async function authenticateMiddleware(req, res, next) {
+    const token = req.get('authorization')?.match(BEARER)?.[1];
+    if (!token) {
+      res.locals.authFailure = 'missing_credentials';
+    } else {
       const result = await deps.apiKeys.authenticate(token);
-      if (!result.ok) fail(result.reason, req.ip);
-      if (!roleSatisfies(result.key.role, role)) {
+      if (result.ok) res.locals.principal = { key: result.key } satisfies Principal;
+      else res.locals.authFailure = result.reason;
+    }
+    next();
+  };
+
+  /** Requires an authenticated caller holding at least `role`. */
+  function requireRole(role: Role): RequestHandler {
+    return function requireRoleMiddleware(req, res, next) {
+      const principal = principalIn(res);
+      if (!principal)
+        fail((res.locals.authFailure as AuthFailureReason) ?? 'missing_credentials', req.ip);
+      if (!roleSatisfies(principal.key.role, role)) {
         fail('insufficient_role', req.ip, {
-          keyId: result.key.id,
-          has: result.key.role,
+          keyId: principal.key.id,
+          has: principal.key.role,
           needs: role,
         });
       }
-      res.locals.principal = { key: result.key } satisfies Principal;
       next();
     };
   }
 
-  return { requireRole };
+  return { authenticate, requireRole };
 }
 
 export function principalOf(locals: Record<string, unknown>): Principal {

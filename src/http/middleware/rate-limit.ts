@@ -1,9 +1,10 @@
-// Per-caller rate limit on the API: keyed by the API key when one is sent (hashed, never stored
-// raw), else by client address. Over the limit: 429 in the JSON error shape with Retry-After.
-import { createHash } from 'node:crypto';
+// Per-caller rate limit on the API: keyed by the verified API key, else by client address (so
+// sending a different invalid key each time buys no extra budget). Runs after authentication.
+// Over the limit: 429 in the JSON error shape with Retry-After.
 import type { RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit, type Store } from 'express-rate-limit';
 import { AppError } from '../../domain/errors.js';
+import { principalIn } from './auth.js';
 
 export interface RateLimitOptions {
   perMinute: number;
@@ -20,10 +21,9 @@ export function apiRateLimit(options: RateLimitOptions): RequestHandler {
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     ...(options.store ? { store: options.store } : {}),
-    keyGenerator(req) {
-      const auth = req.get('authorization');
-      if (auth) return 'key:' + createHash('sha256').update(auth).digest('hex').slice(0, 32);
-      return 'ip:' + ipKeyGenerator(req.ip ?? 'unknown');
+    keyGenerator(req, res) {
+      const keyId = principalIn(res)?.key.id;
+      return keyId ? `key:${keyId}` : 'ip:' + ipKeyGenerator(req.ip ?? 'unknown');
     },
     handler(_req, res, next, opts) {
       const resetTime = (res.req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
