@@ -28,6 +28,38 @@ export interface Config {
   readonly shutdownDrainMs: number;
   readonly healthCheckTimeoutMs: number;
   readonly buildCommit: string | undefined;
+  readonly engine: {
+    readonly agentsDir: string;
+    readonly maxConcurrentAgents: number;
+    readonly providersFile: string | undefined;
+    readonly defaultProvider: string | undefined;
+    readonly anthropic: {
+      readonly apiKey: string | undefined;
+      readonly baseUrl: string | undefined;
+      readonly model: string | undefined;
+    };
+    readonly openai: {
+      readonly apiKey: string | undefined;
+      readonly baseUrl: string | undefined;
+      readonly model: string | undefined;
+    };
+    /** argv of the CLI provider (split on spaces; quote-free). */
+    readonly cliCommand: readonly string[] | undefined;
+    readonly llmMaxRetries: number;
+    readonly pricesFile: string | undefined;
+    readonly agentTimeoutMs: number;
+    readonly agentMaxTokens: number;
+    readonly maxToolRounds: number;
+    readonly commandTimeoutMs: number;
+    /** Where swarm workspaces may be; relative workspace paths resolve in the first. */
+    readonly workspaceRoots: readonly string[];
+    readonly webhookSecret: string | undefined;
+    readonly successRateWindowMinutes: number;
+    /** First words the run_command tool accepts. */
+    readonly toolCommands: readonly string[];
+    /** The environment commands in workspaces start from. */
+    readonly commandEnv: Readonly<Record<string, string>>;
+  };
 }
 
 /** A bad environment value: names the variable and what it expects, never the value itself. */
@@ -87,6 +119,36 @@ export function loadConfig(
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT_MS,
     buildCommit: e.CFN_BUILD_COMMIT,
+    engine: {
+      agentsDir: path.resolve(cwd, e.CFN_AGENTS_DIR),
+      maxConcurrentAgents: e.CFN_MAX_CONCURRENT_AGENTS,
+      providersFile: e.CFN_PROVIDERS_FILE ? path.resolve(cwd, e.CFN_PROVIDERS_FILE) : undefined,
+      defaultProvider: e.CFN_DEFAULT_PROVIDER,
+      anthropic: {
+        apiKey: e.ANTHROPIC_API_KEY,
+        baseUrl: e.ANTHROPIC_BASE_URL,
+        model: e.ANTHROPIC_MODEL,
+      },
+      openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL },
+      cliCommand: e.CFN_CLI_COMMAND?.trim().split(/\s+/),
+      llmMaxRetries: e.CFN_LLM_MAX_RETRIES,
+      pricesFile: e.CFN_PRICES_FILE ? path.resolve(cwd, e.CFN_PRICES_FILE) : undefined,
+      agentTimeoutMs: e.CFN_AGENT_TIMEOUT_MS,
+      agentMaxTokens: e.CFN_AGENT_MAX_TOKENS,
+      maxToolRounds: e.CFN_MAX_TOOL_ROUNDS,
+      commandTimeoutMs: e.CFN_COMMAND_TIMEOUT_MS,
+      workspaceRoots: (
+        e.CFN_WORKSPACE_ROOTS?.split(path.delimiter).filter(Boolean) ?? [
+          path.join(e.CFN_DATA_DIR, 'workspaces'),
+        ]
+      ).map((r) => path.resolve(cwd, r)),
+      webhookSecret: e.CFN_WEBHOOK_SECRET,
+      successRateWindowMinutes: e.CFN_SUCCESS_RATE_WINDOW_MINUTES,
+      toolCommands: e.CFN_TOOL_COMMANDS.split(',')
+        .map((c) => c.trim())
+        .filter(Boolean),
+      commandEnv: { PATH: e.PATH, ...(e.HOME ? { HOME: e.HOME } : {}) },
+    },
   });
 }
 

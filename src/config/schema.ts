@@ -26,6 +26,16 @@ const redisUrl = z.preprocess(
     .optional(),
 );
 
+const httpUrl = z.preprocess(
+  emptyAsUndefined,
+  z
+    .string()
+    .refine((s) => /^https?:\/\/.+/.test(s) && URL.canParse(s), {
+      message: 'expected an http:// or https:// URL',
+    })
+    .optional(),
+);
+
 const int = (min: number, max: number, fallback: number) =>
   z.preprocess(
     emptyAsUndefined,
@@ -88,6 +98,38 @@ export const envSchema = z.object({
   TRUST_PROXY: z.preprocess(emptyAsUndefined, z.string().default('loopback')),
   RATE_LIMIT_PER_MINUTE: int(0, 1_000_000, 600),
   CFN_BUILD_COMMIT: optionalString,
+
+  // ---- The engine: agents, providers, workspaces
+  CFN_AGENTS_DIR: z.preprocess(emptyAsUndefined, z.string().default('./.claude/agents')),
+  CFN_MAX_CONCURRENT_AGENTS: int(1, 10_000, 8),
+  CFN_PROVIDERS_FILE: optionalString,
+  CFN_DEFAULT_PROVIDER: optionalString,
+  ANTHROPIC_API_KEY: optionalString,
+  ANTHROPIC_BASE_URL: httpUrl,
+  ANTHROPIC_MODEL: optionalString,
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: httpUrl,
+  OPENAI_MODEL: optionalString,
+  CFN_CLI_COMMAND: optionalString,
+  CFN_LLM_MAX_RETRIES: int(0, 10, 2),
+  CFN_PRICES_FILE: optionalString,
+  CFN_AGENT_TIMEOUT_MS: int(1000, 3_600_000, 600_000),
+  CFN_AGENT_MAX_TOKENS: int(1, 200_000, 4096),
+  CFN_MAX_TOOL_ROUNDS: int(0, 200, 25),
+  CFN_COMMAND_TIMEOUT_MS: int(1000, 3_600_000, 600_000),
+  CFN_WORKSPACE_ROOTS: optionalString,
+  CFN_WEBHOOK_SECRET: z.preprocess(
+    emptyAsUndefined,
+    z.string().min(16, { message: 'expected at least 16 characters' }).optional(),
+  ),
+  CFN_SUCCESS_RATE_WINDOW_MINUTES: int(1, 10_080, 60),
+  CFN_TOOL_COMMANDS: z.preprocess(
+    emptyAsUndefined,
+    z.string().default('npm,npx,node,git,ls,cat,grep,python3,make,tsc'),
+  ),
+  // Commands in workspaces start from these (never the service's own environment).
+  PATH: z.preprocess(emptyAsUndefined, z.string().default('/usr/local/bin:/usr/bin:/bin')),
+  HOME: optionalString,
 });
 
 export type Env = z.infer<typeof envSchema>;

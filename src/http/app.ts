@@ -16,6 +16,8 @@ import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { agentRoutes } from './routes/agents.js';
+import { swarmRoutes, type SwarmRoutesDeps } from './routes/swarms.js';
 
 export interface AppDeps {
   logger: Logger;
@@ -23,6 +25,8 @@ export interface AppDeps {
   health: HealthService;
   apiKeys: ApiKeyService;
   audit: AuditLogStore;
+  /** The swarm engine's API (absent in roles without it). */
+  swarms?: SwarmRoutesDeps;
   http: {
     bodyLimit: string;
     trustProxy: string;
@@ -59,6 +63,10 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', kit.auth.authenticate, apiRateLimit({ perMinute: deps.http.rateLimitPerMinute }));
   app.use(keyRoutes(deps.apiKeys, kit));
   app.use(auditRoutes(deps.audit, kit));
+  if (deps.swarms) {
+    app.use(agentRoutes(deps.swarms.agents, kit));
+    app.use(swarmRoutes(deps.swarms, kit));
+  }
 
   app.use(notFound());
   app.use(errorHandler(deps.logger));

@@ -13,6 +13,7 @@ import { createApiKeyService, type ApiKeyService } from '../ops/api-keys.js';
 import type { AuditLogStore } from '../ports/audit-log-store.js';
 import type { DestinationStream } from 'pino';
 import { readBuildInfo, type BuildInfo } from './build-info.js';
+import { createEngineRuntime, type EngineRuntime } from './engine-runtime.js';
 
 export interface Runtime {
   config: Config;
@@ -25,6 +26,8 @@ export interface Runtime {
   health: HealthService;
   apiKeys: ApiKeyService;
   audit: AuditLogStore;
+  /** Present for roles that run swarms (not for one-shot CLI commands). */
+  engine: EngineRuntime | undefined;
   close(): Promise<void>;
 }
 
@@ -33,6 +36,8 @@ export interface RuntimeOptions {
   logDestination?: DestinationStream;
   /** Skip opening Redis (one-shot CLI commands that do not need it). */
   withoutRedis?: boolean;
+  /** Build and start the swarm engine (API and worker roles). */
+  withEngine?: boolean;
 }
 
 export function createAppLogger(config: Config, build: BuildInfo, destination?: DestinationStream) {
@@ -77,6 +82,9 @@ export async function createRuntime(
       timeoutMs: config.healthCheckTimeoutMs,
     });
     const audit = createPgAuditLogStore(database.db, database.readDb);
+    const engine = options.withEngine
+      ? await createEngineRuntime(config, { database, logger, metrics })
+      : undefined;
     const apiKeys = createApiKeyService({
       keys: createPgApiKeyStore(database.db),
       audit,
@@ -93,7 +101,10 @@ export async function createRuntime(
       health,
       apiKeys,
       audit,
+      engine,
       async close() {
+        // Jobs first: running agent tasks finish or are left open for recovery, then connections go.
+        await engine?.stop(config.shutdownTimeoutMs);
         await redis?.close();
         await database.close();
       },

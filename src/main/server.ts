@@ -37,7 +37,7 @@ export async function startServer(
   config: Config,
   options: StartServerOptions = {},
 ): Promise<RunningServer> {
-  const runtime = await createRuntime(config, options);
+  const runtime = await createRuntime(config, { ...options, withEngine: true });
   const { logger } = runtime;
   try {
     const boot = await runtime.apiKeys.bootstrapAdmin(config.auth.bootstrapAdminKey);
@@ -59,12 +59,28 @@ export async function startServer(
       );
     }
 
+    const openStreams = new Set<() => void>();
     const app = createApp({
       logger,
       metrics: runtime.metrics,
       health: runtime.health,
       apiKeys: runtime.apiKeys,
       audit: runtime.audit,
+      ...(runtime.engine
+        ? {
+            swarms: {
+              engine: runtime.engine.engine,
+              store: runtime.engine.store,
+              bus: runtime.engine.bus,
+              agents: runtime.engine.agents,
+              checkProvider: (name: string | undefined) => void runtime.engine!.providers.get(name),
+              workspaceRoots: config.engine.workspaceRoots,
+              commandTimeoutMs: config.engine.commandTimeoutMs,
+              webhooksEnabled: config.engine.webhookSecret !== undefined,
+              openStreams,
+            },
+          }
+        : {}),
       http: {
         bodyLimit: config.http.bodyLimit,
         trustProxy: config.http.trustProxy,
@@ -101,6 +117,8 @@ export async function startServer(
           await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
         }
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Event streams never finish on their own; clients reconnect elsewhere with Last-Event-ID.
+        for (const end of openStreams) end();
         // Keep-alive connections that finish their request are closed as soon as they are idle.
         const idleSweep = setInterval(() => server.closeIdleConnections(), 50);
         server.closeIdleConnections();

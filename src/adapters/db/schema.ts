@@ -1,8 +1,13 @@
 // Drizzle table definitions; the SQL migrations generated from this file (drizzle-kit) own the truth.
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
+  boolean,
+  doublePrecision,
   index,
+  integer,
+  primaryKey,
   jsonb,
   pgTable,
   text,
@@ -52,4 +57,176 @@ export const settings = pgTable('settings', {
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
-export const schema = { apiKeys, auditLog, settings };
+// ---- Swarms (issue 3). The events table is the durable record; the other tables are
+// projections kept in the same transaction for queries, listings and metrics.
+
+export const swarms = pgTable(
+  'swarms',
+  {
+    id: uuid('id').primaryKey(),
+    objective: text('objective').notNull(),
+    strategy: text('strategy').notNull(),
+    mode: text('mode').notNull(),
+    status: text('status').notNull(),
+    spec: jsonb('spec').$type<Record<string, unknown>>().notNull(),
+    iteration: integer('iteration').notNull().default(0),
+    decision: text('decision'),
+    reason: text('reason'),
+    lastSeq: integer('last_seq').notNull().default(0),
+    inputTokens: bigint('input_tokens', { mode: 'number' }).notNull().default(0),
+    outputTokens: bigint('output_tokens', { mode: 'number' }).notNull().default(0),
+    costUsd: doublePrecision('cost_usd').notNull().default(0),
+    /** Budget reserved by calls in flight (settled when they finish). */
+    reservedTokens: bigint('reserved_tokens', { mode: 'number' }).notNull().default(0),
+    reservedUsd: doublePrecision('reserved_usd').notNull().default(0),
+    budgetMaxTokens: bigint('budget_max_tokens', { mode: 'number' }),
+    budgetMaxUsd: doublePrecision('budget_max_usd'),
+    playbookEntryId: uuid('playbook_entry_id'),
+    createdBy: text('created_by'),
+    requestId: text('request_id'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+  },
+  (t) => [
+    index('swarms_status_idx').on(t.status, t.createdAt),
+    index('swarms_created_idx').on(t.createdAt, t.id),
+  ],
+);
+
+export const events = pgTable(
+  'events',
+  {
+    swarmId: uuid('swarm_id').notNull(),
+    seq: integer('seq').notNull(),
+    type: text('type').notNull(),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    requestId: text('request_id'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.swarmId, t.seq] }),
+    index('events_type_at_idx').on(t.type, t.at),
+  ],
+);
+
+export const swarmIterations = pgTable(
+  'swarm_iterations',
+  {
+    swarmId: uuid('swarm_id').notNull(),
+    iteration: integer('iteration').notNull(),
+    feedback: jsonb('feedback').$type<string[]>().notNull(),
+    gateScore: doublePrecision('gate_score'),
+    gatePassed: boolean('gate_passed'),
+    consensusScore: doublePrecision('consensus_score'),
+    consensusPassed: boolean('consensus_passed'),
+    decision: text('decision'),
+    decisionBy: text('decision_by'),
+    /** Workspace fingerprint at the start of the iteration (the deliverable check compares to it). */
+    snapshot: jsonb('snapshot').$type<Record<string, string>>(),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.swarmId, t.iteration] })],
+);
+
+export const agentTasks = pgTable(
+  'agent_tasks',
+  {
+    swarmId: uuid('swarm_id').notNull(),
+    taskId: text('task_id').notNull(),
+    iteration: integer('iteration').notNull(),
+    phase: text('phase').notNull(),
+    slot: integer('slot').notNull(),
+    attempt: integer('attempt').notNull(),
+    agent: text('agent'),
+    status: text('status').notNull(),
+    spec: jsonb('spec').$type<Record<string, unknown>>().notNull(),
+    output: jsonb('output').$type<Record<string, unknown>>(),
+    error: text('error'),
+    inputTokens: bigint('input_tokens', { mode: 'number' }).notNull().default(0),
+    outputTokens: bigint('output_tokens', { mode: 'number' }).notNull().default(0),
+    costUsd: doublePrecision('cost_usd').notNull().default(0),
+    worker: text('worker'),
+    scheduledAt: timestamp('scheduled_at', { withTimezone: true }).notNull().defaultNow(),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    endedAt: timestamp('ended_at', { withTimezone: true }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.swarmId, t.taskId] }),
+    index('agent_tasks_status_idx').on(t.status),
+    index('agent_tasks_ended_idx').on(t.endedAt),
+  ],
+);
+
+/** The effect journal: one row per completed LLM call or tool run, never repeated on replay. */
+export const agentCalls = pgTable(
+  'agent_calls',
+  {
+    key: text('key').primaryKey(),
+    swarmId: uuid('swarm_id').notNull(),
+    taskId: text('task_id').notNull(),
+    kind: text('kind').notNull(),
+    requestHash: text('request_hash').notNull(),
+    response: jsonb('response').$type<Record<string, unknown>>().notNull(),
+    provider: text('provider'),
+    model: text('model'),
+    inputTokens: bigint('input_tokens', { mode: 'number' }).notNull().default(0),
+    outputTokens: bigint('output_tokens', { mode: 'number' }).notNull().default(0),
+    costUsd: doublePrecision('cost_usd').notNull().default(0),
+    durationMs: integer('duration_ms').notNull().default(0),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('agent_calls_swarm_idx').on(t.swarmId, t.taskId)],
+);
+
+export const playbookEntries = pgTable(
+  'playbook_entries',
+  {
+    id: uuid('id').primaryKey(),
+    swarmId: uuid('swarm_id').notNull(),
+    objective: text('objective').notNull(),
+    taskClass: text('task_class').notNull(),
+    strategy: text('strategy').notNull(),
+    mode: text('mode').notNull(),
+    agents: jsonb('agents').$type<string[]>().notNull(),
+    iterations: integer('iterations').notNull(),
+    outcome: text('outcome').notNull(),
+    gateScore: doublePrecision('gate_score'),
+    consensusScore: doublePrecision('consensus_score'),
+    costUsd: doublePrecision('cost_usd').notNull(),
+    lessons: text('lessons').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('playbook_objective_fts_idx').using('gin', sql`to_tsvector('english', ${t.objective})`),
+  ],
+);
+
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    swarmId: uuid('swarm_id').notNull(),
+    url: text('url').notNull(),
+    event: text('event').notNull(),
+    attempt: integer('attempt').notNull(),
+    statusCode: integer('status_code'),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('webhook_deliveries_swarm_idx').on(t.swarmId, t.id)],
+);
+
+export const schema = {
+  apiKeys,
+  auditLog,
+  settings,
+  swarms,
+  events,
+  swarmIterations,
+  agentTasks,
+  agentCalls,
+  playbookEntries,
+  webhookDeliveries,
+};

@@ -25,6 +25,8 @@ export interface SwarmSpec {
   maxIterations: number;
   /** Attempts per task for retryable failures (provider outages), at least 1. */
   maxAttempts: number;
+  /** The request that submitted the swarm: its jobs and provider calls carry this id. */
+  requestId?: string | undefined;
 }
 
 export type Phase = 'coordinate' | 'implement' | 'validate' | 'decide';

@@ -1,0 +1,449 @@
+// SwarmStore on PostgreSQL (server or PGlite): events appended with optimistic concurrency (the
+// (swarm_id, seq) key), projections updated in the same transaction.
+import { and, desc, eq, gt, inArray, lt, notInArray, or, sql } from 'drizzle-orm';
+import type { SwarmEvent, SwarmStatus } from '../../domain/cfn/spec.js';
+import { TERMINAL_STATUSES } from '../../domain/cfn/spec.js';
+
+import {
+  ConcurrentAppendError,
+  type JournalEntry,
+  type StoredEvent,
+  type SwarmRecord,
+  type SwarmStore,
+  type TaskRecord,
+} from '../../ports/swarm-store.js';
+import { queryRows, type Db } from './database.js';
+import {
+  agentCalls,
+  agentTasks,
+  events,
+  playbookEntries,
+  swarmIterations,
+  swarms,
+  webhookDeliveries,
+} from './schema.js';
+
+type SwarmRow = typeof swarms.$inferSelect;
+type EventRow = typeof events.$inferSelect;
+
+function toRecord(r: SwarmRow): SwarmRecord {
+  return {
+    id: r.id,
+    objective: r.objective,
+    strategy: r.strategy,
+    mode: r.mode,
+    status: r.status as SwarmStatus,
+    spec: r.spec as unknown as SwarmRecord['spec'],
+    iteration: r.iteration,
+    decision: r.decision,
+    reason: r.reason,
+    lastSeq: r.lastSeq,
+    inputTokens: r.inputTokens,
+    outputTokens: r.outputTokens,
+    costUsd: r.costUsd,
+    playbookEntryId: r.playbookEntryId,
+    createdBy: r.createdBy,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    completedAt: r.completedAt,
+  };
+}
+
+function toStored(r: EventRow): StoredEvent {
+  return {
+    swarmId: r.swarmId,
+    seq: r.seq,
+    type: r.type as SwarmEvent['type'],
+    data: r.data as unknown as SwarmEvent,
+    at: r.at,
+  };
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === '23505') return true;
+  }
+  return false;
+}
+
+const encodeCursor = (r: SwarmRecord) =>
+  Buffer.from(`${r.createdAt.toISOString()}|${r.id}`).toString('base64url');
+function decodeCursor(c: string): { at: Date; id: string } | undefined {
+  const [at, id] = Buffer.from(c, 'base64url').toString('utf8').split('|');
+  const d = at ? new Date(at) : undefined;
+  return d && !Number.isNaN(d.getTime()) && id ? { at: d, id } : undefined;
+}
+
+export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
+  return {
+    async create({ id, spec, createdBy, requestId }) {
+      const event: SwarmEvent = { type: 'swarm.created', spec };
+      return db.transaction(async (tx) => {
+        await tx.insert(swarms).values({
+          id,
+          objective: spec.objective,
+          strategy: spec.strategy,
+          mode: spec.mode,
+          status: 'queued',
+          spec: spec as unknown as Record<string, unknown>,
+          lastSeq: 1,
+          budgetMaxTokens: spec.budget?.maxTokens ?? null,
+          budgetMaxUsd: spec.budget?.maxCostUsd ?? null,
+          createdBy,
+          requestId,
+        });
+        const [row] = await tx
+          .insert(events)
+          .values({
+            swarmId: id,
+            seq: 1,
+            type: event.type,
+            data: event as unknown as Record<string, unknown>,
+            requestId,
+          })
+          .returning();
+        return toStored(row!);
+      });
+    },
+
+    async append(swarmId, expectedSeq, newEvents, state, requestId = null) {
+      if (!newEvents.length) return [];
+      try {
+        return await db.transaction(async (tx) => {
+          const rows = await tx
+            .insert(events)
+            .values(
+              newEvents.map((e, i) => ({
+                swarmId,
+                seq: expectedSeq + 1 + i,
+                type: e.type,
+                data: e as unknown as Record<string, unknown>,
+                requestId,
+              })),
+            )
+            .returning();
+          const now = new Date();
+          for (const e of newEvents) {
+            switch (e.type) {
+              case 'task.scheduled': {
+                const { type: _t, ...spec } = e;
+                await tx
+                  .insert(agentTasks)
+                  .values({
+                    swarmId,
+                    taskId: e.taskId,
+                    iteration: e.iteration,
+                    phase: e.phase,
+                    slot: e.slot,
+                    attempt: e.attempt,
+                    agent: e.agent ?? (e.command ? `command: ${e.command}` : null),
+                    status: 'scheduled',
+                    spec: spec as unknown as Record<string, unknown>,
+                  })
+                  .onConflictDoNothing();
+                break;
+              }
+              case 'task.started':
+                await tx
+                  .update(agentTasks)
+                  .set({ status: 'running', worker: e.worker, startedAt: now })
+                  .where(and(eq(agentTasks.swarmId, swarmId), eq(agentTasks.taskId, e.taskId)));
+                break;
+              case 'task.succeeded':
+              case 'task.failed':
+                await tx
+                  .update(agentTasks)
+                  .set({
+                    status: e.type === 'task.succeeded' ? 'succeeded' : 'failed',
+                    output: e.type === 'task.succeeded' ? e.output : null,
+                    error: e.type === 'task.failed' ? e.reason : null,
+                    inputTokens: e.tokens.input,
+                    outputTokens: e.tokens.output,
+                    costUsd: e.costUsd,
+                    endedAt: now,
+                  })
+                  .where(and(eq(agentTasks.swarmId, swarmId), eq(agentTasks.taskId, e.taskId)));
+                break;
+              case 'iteration.started':
+                await tx
+                  .insert(swarmIterations)
+                  .values({ swarmId, iteration: e.iteration, feedback: e.feedback })
+                  .onConflictDoNothing();
+                break;
+              case 'gate.evaluated':
+                await tx
+                  .update(swarmIterations)
+                  .set({ gateScore: e.score, gatePassed: e.passed })
+                  .where(
+                    and(
+                      eq(swarmIterations.swarmId, swarmId),
+                      eq(swarmIterations.iteration, e.iteration),
+                    ),
+                  );
+                break;
+              case 'consensus.evaluated':
+                await tx
+                  .update(swarmIterations)
+                  .set({ consensusScore: e.score, consensusPassed: e.passed })
+                  .where(
+                    and(
+                      eq(swarmIterations.swarmId, swarmId),
+                      eq(swarmIterations.iteration, e.iteration),
+                    ),
+                  );
+                break;
+              case 'decision.made':
+                await tx
+                  .update(swarmIterations)
+                  .set({ decision: e.decision, decisionBy: e.by })
+                  .where(
+                    and(
+                      eq(swarmIterations.swarmId, swarmId),
+                      eq(swarmIterations.iteration, e.iteration),
+                    ),
+                  );
+                break;
+              default:
+                break;
+            }
+          }
+          const last = state.iterations[state.iterations.length - 1];
+          await tx
+            .update(swarms)
+            .set({
+              status: state.status,
+              iteration: last?.n ?? 0,
+              decision: last?.decision?.decision ?? null,
+              reason: state.completion?.reason ?? null,
+              lastSeq: expectedSeq + newEvents.length,
+              inputTokens: state.tokens.input,
+              outputTokens: state.tokens.output,
+              costUsd: state.costUsd,
+              playbookEntryId: state.playbook?.entryId ?? null,
+              updatedAt: now,
+              completedAt: state.completion ? now : null,
+            })
+            .where(eq(swarms.id, swarmId));
+          return rows.map(toStored);
+        });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new ConcurrentAppendError(swarmId, expectedSeq);
+        throw err;
+      }
+    },
+
+    async events(swarmId, afterSeq = 0, limit = 10_000) {
+      const rows = await db
+        .select()
+        .from(events)
+        .where(and(eq(events.swarmId, swarmId), gt(events.seq, afterSeq)))
+        .orderBy(events.seq)
+        .limit(limit);
+      return rows.map(toStored);
+    },
+
+    async get(id) {
+      const [row] = await db.select().from(swarms).where(eq(swarms.id, id)).limit(1);
+      return row ? toRecord(row) : undefined;
+    },
+
+    async list({ limit, cursor, status, strategy }) {
+      const c = cursor ? decodeCursor(cursor) : undefined;
+      const rows = await readDb
+        .select()
+        .from(swarms)
+        .where(
+          and(
+            status ? eq(swarms.status, status) : undefined,
+            strategy ? eq(swarms.strategy, strategy) : undefined,
+            c
+              ? or(lt(swarms.createdAt, c.at), and(eq(swarms.createdAt, c.at), lt(swarms.id, c.id)))
+              : undefined,
+          ),
+        )
+        .orderBy(desc(swarms.createdAt), desc(swarms.id))
+        .limit(limit + 1);
+      const items = rows.slice(0, limit).map(toRecord);
+      return {
+        items,
+        nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!) : null,
+      };
+    },
+
+    async tasks(swarmId) {
+      const rows = await db
+        .select()
+        .from(agentTasks)
+        .where(eq(agentTasks.swarmId, swarmId))
+        .orderBy(agentTasks.iteration, agentTasks.scheduledAt, agentTasks.taskId);
+      return rows.map((r): TaskRecord => ({
+        taskId: r.taskId,
+        iteration: r.iteration,
+        phase: r.phase,
+        slot: r.slot,
+        attempt: r.attempt,
+        agent: r.agent,
+        status: r.status,
+        output: r.output,
+        error: r.error,
+        inputTokens: r.inputTokens,
+        outputTokens: r.outputTokens,
+        costUsd: r.costUsd,
+        worker: r.worker,
+        scheduledAt: r.scheduledAt,
+        startedAt: r.startedAt,
+        endedAt: r.endedAt,
+      }));
+    },
+
+    async unfinished() {
+      const rows = await db
+        .select({ id: swarms.id })
+        .from(swarms)
+        .where(notInArray(swarms.status, [...TERMINAL_STATUSES]))
+        .orderBy(swarms.createdAt);
+      return rows.map((r) => r.id);
+    },
+
+    async reserveBudget(swarmId, tokens, usd) {
+      const rows = await db
+        .update(swarms)
+        .set({
+          reservedTokens: sql`${swarms.reservedTokens} + ${tokens}`,
+          reservedUsd: sql`${swarms.reservedUsd} + ${usd}`,
+        })
+        .where(
+          and(
+            eq(swarms.id, swarmId),
+            sql`(${swarms.budgetMaxTokens} is null or ${swarms.inputTokens} + ${swarms.outputTokens} + ${swarms.reservedTokens} + ${tokens} <= ${swarms.budgetMaxTokens})`,
+            sql`(${swarms.budgetMaxUsd} is null or ${swarms.costUsd} + ${swarms.reservedUsd} + ${usd} <= ${swarms.budgetMaxUsd})`,
+          ),
+        )
+        .returning({ id: swarms.id });
+      return rows.length === 1;
+    },
+
+    async releaseBudget(swarmId, tokens, usd) {
+      await db
+        .update(swarms)
+        .set({
+          reservedTokens: sql`greatest(0, ${swarms.reservedTokens} - ${tokens})`,
+          reservedUsd: sql`greatest(0, ${swarms.reservedUsd} - ${usd})`,
+        })
+        .where(eq(swarms.id, swarmId));
+    },
+
+    async journalGet(key) {
+      const [r] = await db.select().from(agentCalls).where(eq(agentCalls.key, key)).limit(1);
+      if (!r) return undefined;
+      return {
+        key: r.key,
+        swarmId: r.swarmId,
+        taskId: r.taskId,
+        kind: r.kind as JournalEntry['kind'],
+        requestHash: r.requestHash,
+        response: r.response,
+        provider: r.provider,
+        model: r.model,
+        inputTokens: r.inputTokens,
+        outputTokens: r.outputTokens,
+        costUsd: r.costUsd,
+        durationMs: r.durationMs,
+      };
+    },
+
+    async journalPut(e) {
+      await db
+        .insert(agentCalls)
+        .values({ ...e, provider: e.provider ?? null, model: e.model ?? null })
+        .onConflictDoNothing();
+    },
+
+    async saveSnapshot(swarmId, iteration, files) {
+      await db
+        .update(swarmIterations)
+        .set({ snapshot: files })
+        .where(and(eq(swarmIterations.swarmId, swarmId), eq(swarmIterations.iteration, iteration)));
+    },
+
+    async loadSnapshot(swarmId, iteration) {
+      const [r] = await db
+        .select({ snapshot: swarmIterations.snapshot })
+        .from(swarmIterations)
+        .where(and(eq(swarmIterations.swarmId, swarmId), eq(swarmIterations.iteration, iteration)));
+      return r?.snapshot ?? undefined;
+    },
+
+    async addPlaybookEntry(entry) {
+      await db.insert(playbookEntries).values(entry).onConflictDoNothing();
+    },
+
+    async searchPlaybook(objective, limit) {
+      const rows = await queryRows<Record<string, unknown>>(
+        readDb,
+        sql`select *, ts_rank(to_tsvector('english', objective), q) as rank
+            from playbook_entries, websearch_to_tsquery('english', ${objective}) q
+            where to_tsvector('english', objective) @@ q
+            order by rank desc, created_at desc limit ${limit}`,
+      );
+      if (!rows.length) {
+        // websearch_to_tsquery ANDs the words; fall back to any-word matching for partial overlap.
+        const words =
+          objective
+            .toLowerCase()
+            .match(/[a-z0-9]{3,}/g)
+            ?.slice(0, 30) ?? [];
+        if (!words.length) return [];
+        const rowsAny = await queryRows<Record<string, unknown>>(
+          readDb,
+          sql`select *, ts_rank(to_tsvector('english', objective), q) as rank
+              from playbook_entries, to_tsquery('english', ${words.join(' | ')}) q
+              where to_tsvector('english', objective) @@ q
+              order by rank desc, created_at desc limit ${limit}`,
+        );
+        rows.push(...rowsAny);
+      }
+      return rows.map((r) => ({
+        id: String(r.id),
+        swarmId: String(r.swarm_id),
+        objective: String(r.objective),
+        taskClass: String(r.task_class),
+        strategy: String(r.strategy),
+        mode: String(r.mode),
+        agents: r.agents as string[],
+        iterations: Number(r.iterations),
+        outcome: String(r.outcome),
+        gateScore: r.gate_score === null ? null : Number(r.gate_score),
+        consensusScore: r.consensus_score === null ? null : Number(r.consensus_score),
+        costUsd: Number(r.cost_usd),
+        lessons: String(r.lessons),
+        createdAt: new Date(String(r.created_at)),
+        rank: Number(r.rank),
+      }));
+    },
+
+    async countRunningTasks() {
+      const [r] = await db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(agentTasks)
+        .where(eq(agentTasks.status, 'running'));
+      return Number(r?.n ?? 0);
+    },
+
+    async taskOutcomesSince(since) {
+      const rows = await db
+        .select({ status: agentTasks.status, n: sql<number>`count(*)::int` })
+        .from(agentTasks)
+        .where(
+          and(inArray(agentTasks.status, ['succeeded', 'failed']), gt(agentTasks.endedAt, since)),
+        )
+        .groupBy(agentTasks.status);
+      const get = (s: string) => Number(rows.find((r) => r.status === s)?.n ?? 0);
+      return { succeeded: get('succeeded'), failed: get('failed') };
+    },
+
+    async recordWebhookDelivery(d) {
+      await db.insert(webhookDeliveries).values(d);
+    },
+  };
+}

@@ -1,0 +1,164 @@
+// The embedded TaskQueue: jobs in memory, a concurrency limit per job name, and round-robin
+// fairness across groups (swarms) so one large swarm cannot starve the others. Nothing here needs
+// to survive a crash: the durable record is in the database, and recovery re-enqueues from it.
+import type { Logger } from '../../ports/logger.js';
+import type {
+  EnqueueOptions,
+  JobHandler,
+  JobName,
+  JobPayloads,
+  QueueCounts,
+  TaskQueue,
+} from '../../ports/task-queue.js';
+
+interface Job {
+  name: JobName;
+  payload: JobPayloads[JobName];
+  group: string;
+  jobId?: string | undefined;
+  attempt: number;
+}
+
+export interface InprocQueueOptions {
+  concurrency: Record<JobName, number>;
+  logger: Logger;
+  /** Attempts for a handler that throws (a database hiccup), with exponential backoff. */
+  maxAttempts?: number;
+  backoffMs?: number;
+}
+
+class Lane {
+  readonly groups = new Map<string, Job[]>();
+  /** Round-robin order of groups with waiting jobs. */
+  readonly order: string[] = [];
+  readonly waitingIds = new Set<string>();
+  active = 0;
+  delayed = 0;
+  waiting = 0;
+
+  push(job: Job) {
+    let q = this.groups.get(job.group);
+    if (!q) {
+      q = [];
+      this.groups.set(job.group, q);
+      this.order.push(job.group);
+    }
+    q.push(job);
+    this.waiting++;
+    if (job.jobId) this.waitingIds.add(job.jobId);
+  }
+
+  shift(): Job | undefined {
+    const group = this.order.shift();
+    if (group === undefined) return undefined;
+    const q = this.groups.get(group)!;
+    const job = q.shift()!;
+    if (q.length) this.order.push(group);
+    else this.groups.delete(group);
+    this.waiting--;
+    if (job.jobId) this.waitingIds.delete(job.jobId);
+    return job;
+  }
+}
+
+export function createInprocQueue(options: InprocQueueOptions): TaskQueue {
+  const maxAttempts = options.maxAttempts ?? 5;
+  const backoffMs = options.backoffMs ?? 100;
+  const lanes = new Map<JobName, Lane>();
+  const laneOf = (name: JobName) => {
+    let l = lanes.get(name);
+    if (!l) lanes.set(name, (l = new Lane()));
+    return l;
+  };
+  let handlers: { [N in JobName]: JobHandler<N> } | undefined;
+  let stopping = false;
+  const running = new Set<Promise<void>>();
+  const controllers = new Set<AbortController>();
+  const timers = new Set<NodeJS.Timeout>();
+
+  function pump(name: JobName) {
+    const lane = laneOf(name);
+    while (handlers && !stopping && lane.active < options.concurrency[name]) {
+      const job = lane.shift();
+      if (!job) return;
+      lane.active++;
+      const controller = new AbortController();
+      controllers.add(controller);
+      const handler = handlers[name] as JobHandler<JobName>;
+      const p = handler(job.payload, controller.signal)
+        .catch((err: unknown) => {
+          if (stopping) return;
+          if (job.attempt + 1 < maxAttempts) {
+            options.logger.warn(
+              { err, job: name, attempt: job.attempt + 1 },
+              'job failed; retrying',
+            );
+            later({ ...job, attempt: job.attempt + 1 }, backoffMs * 2 ** job.attempt);
+          } else {
+            options.logger.error({ err, job: name, payload: job.payload }, 'job failed for good');
+          }
+        })
+        .finally(() => {
+          controllers.delete(controller);
+          lane.active--;
+          running.delete(p);
+          pump(name);
+        });
+      running.add(p);
+    }
+  }
+
+  function later(job: Job, delayMs: number) {
+    const lane = laneOf(job.name);
+    lane.delayed++;
+    const t = setTimeout(() => {
+      timers.delete(t);
+      lane.delayed--;
+      add(job);
+    }, delayMs);
+    timers.add(t);
+  }
+
+  function add(job: Job) {
+    if (stopping) return;
+    const lane = laneOf(job.name);
+    if (job.jobId && lane.waitingIds.has(job.jobId)) return;
+    lane.push(job);
+    pump(job.name);
+  }
+
+  return {
+    async enqueue(name, payload, opts: EnqueueOptions = {}) {
+      const job: Job = { name, payload, group: opts.group ?? name, jobId: opts.jobId, attempt: 0 };
+      if (opts.delayMs && opts.delayMs > 0) later(job, opts.delayMs);
+      else add(job);
+    },
+    start(h) {
+      handlers = h;
+      for (const name of lanes.keys()) pump(name);
+    },
+    async counts() {
+      const out = {} as Record<JobName, QueueCounts>;
+      for (const name of ['swarm.advance', 'agent.run', 'webhook.deliver'] as JobName[]) {
+        const l = laneOf(name);
+        out[name] = { waiting: l.waiting, active: l.active, delayed: l.delayed };
+      }
+      return out;
+    },
+    async stop(timeoutMs) {
+      stopping = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...running]),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      for (const c of controllers) c.abort(new Error('the queue is stopping'));
+      await Promise.allSettled([...running]);
+    },
+  };
+}

@@ -1,0 +1,572 @@
+// The Workspace port on a local directory: every path is confined to the root (symlinks included),
+// writes are atomic, and commands run in their own process group with a minimal environment.
+
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, constants as fsConstants, type Dirent } from 'node:fs';
+import {
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readlink,
+  realpath,
+  rename,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
+import path from 'node:path';
+import {
+  WorkspaceError,
+  type CommandResult,
+  type FileEntry,
+  type RunCommandOptions,
+  type Workspace,
+  type WorkspaceSnapshot,
+} from '../../ports/workspace.js';
+
+export interface FsWorkspaceOptions {
+  /** Largest file readFile returns and writeFile accepts (default 1 MiB). */
+  maxFileBytes?: number;
+  /** When set, runCommand accepts only these first words and no shell metacharacters. */
+  commandAllowList?: readonly string[];
+  /** Environment every command starts from; never the service's own (default: a plain PATH). */
+  baseEnv?: Record<string, string>;
+  /** Most entries listFiles returns (default 5,000). */
+  maxListEntries?: number;
+  /** Most files snapshot() hashes (default 50,000). */
+  maxSnapshotFiles?: number;
+}
+
+const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
+const DEFAULT_MAX_LIST_ENTRIES = 5_000;
+const DEFAULT_MAX_SNAPSHOT_FILES = 50_000;
+const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
+const DEFAULT_BASE_ENV: Readonly<Record<string, string>> = { PATH: '/usr/local/bin:/usr/bin:/bin' };
+const KILL_GRACE_MS = 500;
+/** After the shell exits, how long a straggler may keep the output pipe open before we stop reading. */
+const PIPE_DRAIN_MS = 1_000;
+const MAX_SYMLINK_HOPS = 40;
+const SKIPPED_DIRS = new Set(['.git', 'node_modules']);
+const SHELL_METACHARACTERS = /[;&|`$><\n\r]/;
+
+export async function createFsWorkspace(
+  root: string,
+  options: FsWorkspaceOptions = {},
+): Promise<Workspace> {
+  await mkdir(root, { recursive: true });
+  const realRoot = await realpath(root);
+  const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const maxListEntries = options.maxListEntries ?? DEFAULT_MAX_LIST_ENTRIES;
+  const maxSnapshotFiles = options.maxSnapshotFiles ?? DEFAULT_MAX_SNAPSHOT_FILES;
+  const baseEnv = { ...(options.baseEnv ?? DEFAULT_BASE_ENV) };
+  const allowList = options.commandAllowList;
+  const isInside = (p: string): boolean =>
+    p === realRoot || p.startsWith(realRoot === '/' ? '/' : realRoot + path.sep);
+
+  /** The confined physical path for relPath, plus its normalised relative form. */
+  async function resolve(relPath: string): Promise<{ abs: string; rel: string }> {
+    const rel = normaliseRelPath(relPath);
+    let abs: string;
+    try {
+      abs = await physicalPath(path.join(realRoot, rel));
+    } catch (error) {
+      throw toWorkspaceError(error, relPath);
+    }
+    if (!isInside(abs)) {
+      throw new WorkspaceError(
+        'ESCAPE',
+        `"${printable(relPath)}" resolves outside the workspace (through a symbolic link)`,
+      );
+    }
+    return { abs, rel };
+  }
+
+  async function readFileInside(relPath: string): Promise<string> {
+    const { abs } = await resolve(relPath);
+    let handle;
+    try {
+      // O_NOFOLLOW: the path was checked symlink-free; refuse one swapped in since.
+      // O_NONBLOCK: opening a FIFO must not wait for a writer (regular files ignore it).
+      handle = await open(
+        abs,
+        fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK,
+      );
+    } catch (error) {
+      throw toWorkspaceError(error, relPath);
+    }
+    try {
+      const info = await handle.stat();
+      if (info.isDirectory())
+        throw new WorkspaceError('IO', `"${printable(relPath)}" is a directory`);
+      if (!info.isFile())
+        throw new WorkspaceError('IO', `"${printable(relPath)}" is not a regular file`);
+      if (info.size > maxFileBytes) {
+        throw new WorkspaceError(
+          'TOO_LARGE',
+          `"${printable(relPath)}" is ${info.size} bytes; the limit is ${maxFileBytes}`,
+        );
+      }
+      // Read at most one byte past the limit, in case the file grew after stat.
+      const buffer = Buffer.alloc(Math.min(info.size, maxFileBytes) + 1);
+      let length = 0;
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+        if (bytesRead === 0) break;
+        length += bytesRead;
+        if (length === buffer.length) break;
+      }
+      if (length > maxFileBytes) {
+        throw new WorkspaceError(
+          'TOO_LARGE',
+          `"${printable(relPath)}" exceeds ${maxFileBytes} bytes`,
+        );
+      }
+      return buffer.subarray(0, length).toString('utf8');
+    } catch (error) {
+      throw toWorkspaceError(error, relPath);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async function writeFileInside(relPath: string, content: string): Promise<void> {
+    const bytes = Buffer.byteLength(content, 'utf8');
+    if (bytes > maxFileBytes) {
+      throw new WorkspaceError(
+        'TOO_LARGE',
+        `content is ${bytes} bytes; the limit is ${maxFileBytes}`,
+      );
+    }
+    const { abs } = await resolve(relPath);
+    if (abs === realRoot)
+      throw new WorkspaceError('IO', 'cannot write to the workspace root itself');
+    const dir = path.dirname(abs);
+    const temp = path.join(dir, `.${path.basename(abs)}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await mkdir(dir, { recursive: true });
+      // The parent was checked before mkdir; check again that what now exists is still ours.
+      if (!isInside(await realpath(dir))) {
+        throw new WorkspaceError(
+          'ESCAPE',
+          `"${printable(relPath)}" resolves outside the workspace`,
+        );
+      }
+      const mode = await existingMode(abs);
+      await writeFile(temp, content, { flag: 'wx', mode: mode ?? 0o644 });
+      await rename(temp, abs);
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      throw toWorkspaceError(error, relPath);
+    }
+  }
+
+  async function listFilesInside(relDir = '.'): Promise<FileEntry[]> {
+    const { abs, rel } = await resolve(relDir);
+    let info;
+    try {
+      info = await stat(abs);
+    } catch (error) {
+      throw toWorkspaceError(error, relDir);
+    }
+    if (!info.isDirectory())
+      throw new WorkspaceError('IO', `"${printable(relDir)}" is not a directory`);
+    const entries: FileEntry[] = [];
+    const walk = async (dirAbs: string, dirRel: string): Promise<void> => {
+      for (const dirent of await readSortedDir(dirAbs)) {
+        if (entries.length >= maxListEntries) return;
+        if (SKIPPED_DIRS.has(dirent.name)) continue;
+        const childAbs = path.join(dirAbs, dirent.name);
+        const childRel = dirRel === '' ? dirent.name : `${dirRel}/${dirent.name}`;
+        if (dirent.isDirectory()) {
+          entries.push({ path: childRel, type: 'dir', size: 0 });
+          await walk(childAbs, childRel);
+        } else if (dirent.isFile()) {
+          entries.push({ path: childRel, type: 'file', size: (await lstat(childAbs)).size });
+        } else if (dirent.isSymbolicLink()) {
+          // Shown only when it points inside; never descended, so a link cannot loop the walk.
+          const target = await realpath(childAbs).catch(() => undefined);
+          if (target === undefined || !isInside(target)) continue;
+          const targetInfo = await stat(target);
+          entries.push(
+            targetInfo.isDirectory()
+              ? { path: childRel, type: 'dir', size: 0 }
+              : { path: childRel, type: 'file', size: targetInfo.size },
+          );
+        }
+      }
+    };
+    try {
+      await walk(abs, rel);
+    } catch (error) {
+      throw toWorkspaceError(error, relDir);
+    }
+    return entries.sort((a, b) => compareStrings(a.path, b.path));
+  }
+
+  async function snapshot(): Promise<WorkspaceSnapshot> {
+    const files: Record<string, string> = {};
+    let count = 0;
+    const walk = async (dirAbs: string, dirRel: string): Promise<void> => {
+      for (const dirent of await readSortedDir(dirAbs)) {
+        if (count >= maxSnapshotFiles) return;
+        if (SKIPPED_DIRS.has(dirent.name)) continue;
+        const childAbs = path.join(dirAbs, dirent.name);
+        const childRel = dirRel === '' ? dirent.name : `${dirRel}/${dirent.name}`;
+        if (dirent.isDirectory()) {
+          await walk(childAbs, childRel);
+        } else if (dirent.isFile()) {
+          const hash = await hashFile(childAbs).catch((error: unknown) => {
+            if (errnoCode(error) === 'ENOENT') return undefined; // deleted while we walked
+            throw toWorkspaceError(error, childRel);
+          });
+          if (hash === undefined) continue;
+          files[childRel] = hash;
+          count += 1;
+        } else if (dirent.isSymbolicLink()) {
+          // A link is content too, but its target is never followed (it may lie outside).
+          files[childRel] = sha256(`symlink:${await readlink(childAbs)}`);
+          count += 1;
+        }
+        // FIFOs, sockets and devices are skipped: reading them could block or never end.
+      }
+    };
+    try {
+      await walk(realRoot, '');
+    } catch (error) {
+      throw toWorkspaceError(error, '.');
+    }
+    return { files };
+  }
+
+  async function changesSince(since: WorkspaceSnapshot): Promise<string[]> {
+    const now = (await snapshot()).files;
+    const changed = new Set<string>();
+    for (const [file, hash] of Object.entries(now))
+      if (since.files[file] !== hash) changed.add(file);
+    for (const file of Object.keys(since.files)) if (!(file in now)) changed.add(file);
+    return [...changed].sort(compareStrings);
+  }
+
+  async function runCommand(
+    commandLine: string,
+    runOptions: RunCommandOptions,
+  ): Promise<CommandResult> {
+    if (allowList !== undefined) checkCommandAllowed(commandLine, allowList);
+    return runConfined(commandLine, {
+      cwd: realRoot,
+      env: { HOME: realRoot, LANG: 'C.UTF-8', ...baseEnv, ...(runOptions.env ?? {}) },
+      timeoutMs: runOptions.timeoutMs,
+      signal: runOptions.signal,
+      maxOutputBytes: runOptions.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+    });
+  }
+
+  return {
+    root: realRoot,
+    readFile: readFileInside,
+    writeFile: writeFileInside,
+    listFiles: listFilesInside,
+    runCommand,
+    snapshot,
+    changesSince,
+  };
+}
+
+/**
+ * Throws NOT_ALLOWED unless the first word of commandLine is in allowList and the line holds no
+ * shell metacharacters (so the allowed program is the only one that runs).
+ */
+export function checkCommandAllowed(commandLine: string, allowList: readonly string[]): void {
+  if (SHELL_METACHARACTERS.test(commandLine)) {
+    throw new WorkspaceError(
+      'NOT_ALLOWED',
+      'shell metacharacters ; & | ` $ > < and newlines are not allowed in this command',
+    );
+  }
+  const firstWord = commandLine.trim().split(/\s+/)[0] ?? '';
+  if (firstWord === '' || !allowList.includes(firstWord)) {
+    throw new WorkspaceError(
+      'NOT_ALLOWED',
+      `command "${printable(firstWord)}" is not allowed; allowed: ${allowList.join(', ') || '(none)'}`,
+    );
+  }
+}
+
+/** Lexically normalises a relative path; throws ESCAPE for absolute paths, NUL bytes and `..` above the root. */
+function normaliseRelPath(relPath: string): string {
+  if (relPath.includes('\0')) throw new WorkspaceError('ESCAPE', 'path contains a NUL byte');
+  if (path.isAbsolute(relPath)) {
+    throw new WorkspaceError(
+      'ESCAPE',
+      `"${printable(relPath)}" is absolute; paths are relative to the workspace root`,
+    );
+  }
+  const stack: string[] = [];
+  for (const segment of relPath.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') {
+      if (stack.pop() === undefined) {
+        throw new WorkspaceError('ESCAPE', `"${printable(relPath)}" leaves the workspace`);
+      }
+      continue;
+    }
+    stack.push(segment);
+  }
+  return stack.join('/');
+}
+
+/**
+ * Where the kernel would land for absPath: follows every symbolic link component by component,
+ * dangling ones included, and keeps the missing tail as is (it would be created as real dirs).
+ */
+async function physicalPath(absPath: string): Promise<string> {
+  const pending = absPath.split('/').filter((s) => s !== '');
+  let current = '/';
+  let hops = 0;
+  let exists = true;
+  while (pending.length > 0) {
+    const segment = pending.shift() as string;
+    if (segment === '.') continue;
+    if (segment === '..') {
+      current = path.dirname(current);
+      continue;
+    }
+    const next = path.join(current, segment);
+    if (!exists) {
+      current = next;
+      continue;
+    }
+    let info;
+    try {
+      info = await lstat(next);
+    } catch (error) {
+      if (errnoCode(error) !== 'ENOENT' && errnoCode(error) !== 'ENOTDIR') throw error;
+      exists = false;
+      current = next;
+      continue;
+    }
+    if (info.isSymbolicLink()) {
+      hops += 1;
+      if (hops > MAX_SYMLINK_HOPS)
+        throw new WorkspaceError('ESCAPE', 'too many levels of symbolic links');
+      const target = await readlink(next);
+      pending.unshift(...target.split('/').filter((s) => s !== ''));
+      if (path.isAbsolute(target)) current = '/';
+      continue;
+    }
+    current = next;
+  }
+  return current;
+}
+
+interface ConfinedRun {
+  cwd: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+  maxOutputBytes: number;
+}
+
+/** Runs `/bin/sh -c` in its own process group; never rejects. */
+function runConfined(commandLine: string, run: ConfinedRun): Promise<CommandResult> {
+  const started = performance.now();
+  const output = createTailBuffer(run.maxOutputBytes);
+  if (run.signal?.aborted) {
+    return Promise.resolve({
+      exitCode: null,
+      signal: null,
+      output: '[aborted before start]',
+      durationMs: 0,
+      timedOut: false,
+    });
+  }
+  return new Promise<CommandResult>((resolvePromise) => {
+    // `exec 2>&1` first, so stdout and stderr share one pipe and interleave in true order.
+    const child = spawn('/bin/sh', ['-c', `exec 2>&1\n${commandLine}`], {
+      cwd: run.cwd,
+      env: run.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let timedOut = false;
+    let exitCode: number | null = null;
+    let exitSignal: string | null = null;
+    let settled = false;
+    const timers: NodeJS.Timeout[] = [];
+
+    const killGroup = (signal: NodeJS.Signals): boolean => {
+      if (child.pid === undefined) return false;
+      try {
+        process.kill(-child.pid, signal);
+        return true;
+      } catch {
+        return false; // ESRCH: the group is already gone
+      }
+    };
+    const terminate = (): void => {
+      if (killGroup('SIGTERM')) {
+        const escalate = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
+        escalate.unref();
+      }
+    };
+    const onAbort = (): void => {
+      clearTimeout(timeout); // an abort is not a timeout, however long the group takes to die
+      terminate();
+    };
+    const finish = (extra?: string): void => {
+      if (settled) return;
+      settled = true;
+      for (const t of timers) clearTimeout(t);
+      run.signal?.removeEventListener('abort', onAbort);
+      resolvePromise({
+        exitCode,
+        signal: exitSignal,
+        output: output.text() + (extra ?? ''),
+        durationMs: Math.round(performance.now() - started),
+        timedOut,
+      });
+    };
+
+    const timeout = setTimeout(() => {
+      timedOut = true;
+      terminate();
+    }, run.timeoutMs);
+    timers.push(timeout);
+    run.signal?.addEventListener('abort', onAbort, { once: true });
+
+    child.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
+    child.on('error', (error) => {
+      finish(`\n[failed to start: ${error.message}]`);
+    });
+    child.on('exit', (code, signal) => {
+      exitCode = code;
+      exitSignal = signal;
+      clearTimeout(timeout);
+      // Background processes the command left behind belong to its group; end them too.
+      terminate();
+      // A process that escaped the group may hold the pipe open; stop waiting for it.
+      const drain = setTimeout(() => child.stdout?.destroy(), PIPE_DRAIN_MS);
+      timers.push(drain);
+    });
+    child.on('close', () => finish());
+  });
+}
+
+/** Keeps the last `limit` bytes of a stream and how many were dropped before them. */
+function createTailBuffer(limit: number): { push(chunk: Buffer): void; text(): string } {
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  let dropped = 0;
+  return {
+    push(chunk) {
+      chunks.push(chunk);
+      kept += chunk.length;
+      while (kept > limit && chunks.length > 0) {
+        const first = chunks[0] as Buffer;
+        const excess = kept - limit;
+        if (first.length <= excess) {
+          chunks.shift();
+          kept -= first.length;
+          dropped += first.length;
+        } else {
+          chunks[0] = first.subarray(excess);
+          kept -= excess;
+          dropped += excess;
+        }
+      }
+    },
+    text() {
+      let tail = Buffer.concat(chunks);
+      if (dropped === 0) return tail.toString('utf8');
+      // Skip UTF-8 continuation bytes so the kept tail starts on a character boundary.
+      let start = 0;
+      while (start < tail.length && start < 4 && ((tail[start] as number) & 0xc0) === 0x80)
+        start += 1;
+      tail = tail.subarray(start);
+      return `[output truncated: first ${dropped + start} bytes omitted]\n${tail.toString('utf8')}`;
+    },
+  };
+}
+
+async function readSortedDir(dir: string): Promise<Dirent[]> {
+  const dirents = await readdir(dir, { withFileTypes: true });
+  return dirents.sort((a, b) => compareStrings(a.name, b.name));
+}
+
+async function existingMode(abs: string): Promise<number | undefined> {
+  try {
+    const info = await lstat(abs);
+    if (info.isDirectory()) throw new WorkspaceError('IO', 'a directory exists at this path');
+    return info.mode & 0o777;
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+function hashFile(abs: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(abs)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolvePromise(hash.digest('hex')));
+  });
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function errnoCode(error: unknown): string | undefined {
+  if (
+    typeof error === 'object' &&
+    error !== null &&
+    'code' in error &&
+    typeof error.code === 'string'
+  ) {
+    return error.code;
+  }
+  return undefined;
+}
+
+function toWorkspaceError(error: unknown, relPath: string): WorkspaceError {
+  if (error instanceof WorkspaceError) return error;
+  const name = printable(relPath);
+  switch (errnoCode(error)) {
+    case 'ENOENT':
+      return new WorkspaceError('NOT_FOUND', `"${name}" does not exist in the workspace`);
+    case 'ENOTDIR':
+      return new WorkspaceError('IO', `a parent of "${name}" is a file, not a directory`);
+    case 'EISDIR':
+      return new WorkspaceError('IO', `"${name}" is a directory`);
+    case 'ELOOP':
+      // O_NOFOLLOW met a symbolic link that appeared after the path was checked.
+      return new WorkspaceError(
+        'ESCAPE',
+        `"${name}" changed into a symbolic link while being opened`,
+      );
+    default:
+      return new WorkspaceError(
+        'IO',
+        `"${name}": ${error instanceof Error ? error.message : String(error)}`,
+      );
+  }
+}
+
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
+
+/** Makes control characters visible in messages (paths come from models). */
+function printable(text: string): string {
+  return text.replace(
+    CONTROL_CHARACTERS,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}

@@ -1,0 +1,336 @@
+// Runs one agent task: the conversation with its provider (tool rounds included) or a command
+// validator. Every completed LLM call, tool run and command is journaled before it counts, so a
+// task replayed after a crash reuses them instead of paying for them again.
+import { createHash } from 'node:crypto';
+import type { AgentDefinition } from '../domain/agent-definition.js';
+import {
+  coordinatorOutput,
+  decisionOutput,
+  implementerOutput,
+  parseAgentOutput,
+  validatorOutput,
+} from '../domain/cfn/agent-output.js';
+import type { SwarmSpec, TaskSpec, SwarmEvent } from '../domain/cfn/spec.js';
+import { ProviderError, type ChatMessage, type ToolCall } from '../ports/provider.js';
+import type { JournalEntry, SwarmStore } from '../ports/swarm-store.js';
+import type { Workspace } from '../ports/workspace.js';
+import type {
+  AgentCatalog,
+  EngineLimits,
+  EngineObserver,
+  ProviderResolver,
+  WorkspaceAccess,
+} from './ports.js';
+
+export type TaskOutcome =
+  | {
+      ok: true;
+      output: Record<string, unknown>;
+      tokens: { input: number; output: number };
+      costUsd: number;
+    }
+  | {
+      ok: false;
+      reason: string;
+      retryable: boolean;
+      budgetExceeded?: boolean;
+      cancelled?: boolean;
+      tokens: { input: number; output: number };
+      costUsd: number;
+    };
+
+export interface AgentRunnerDeps {
+  store: SwarmStore;
+  agents: AgentCatalog;
+  providers: ProviderResolver;
+  pricing: (model: string, usage: { inputTokens: number; outputTokens: number }) => number;
+  workspaces: WorkspaceAccess;
+  limits: EngineLimits;
+  observer?: EngineObserver;
+  /** Facts worth an event while the task runs (tool calls). */
+  record: (swarmId: string, events: SwarmEvent[]) => Promise<void>;
+}
+
+class TaskFailure extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly flags: { budgetExceeded?: boolean; cancelled?: boolean } = {},
+  ) {
+    super(message);
+  }
+}
+
+const hash = (v: unknown) =>
+  createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 32);
+const MAX_TEXT = 20_000;
+
+const schemaFor = (phase: TaskSpec['phase']) =>
+  phase === 'implement'
+    ? ([implementerOutput, 'implementer'] as const)
+    : phase === 'validate'
+      ? ([validatorOutput, 'validator'] as const)
+      : phase === 'decide'
+        ? ([decisionOutput, 'product owner'] as const)
+        : ([coordinatorOutput, 'coordinator'] as const);
+
+export function createAgentRunner(deps: AgentRunnerDeps) {
+  async function runCommand(
+    swarmId: string,
+    spec: SwarmSpec,
+    task: TaskSpec,
+    workspace: Workspace,
+    signal: AbortSignal,
+  ): Promise<TaskOutcome> {
+    const key = `${swarmId}/${task.taskId}/command`;
+    let entry = await deps.store.journalGet(key);
+    if (!entry) {
+      const started = Date.now();
+      const r = await workspace.runCommand(task.command!, {
+        timeoutMs: task.commandTimeoutMs ?? deps.limits.commandTimeoutMs,
+        signal,
+      });
+      if (signal.aborted)
+        throw new TaskFailure('cancelled while the command ran', false, { cancelled: true });
+      entry = {
+        key,
+        swarmId,
+        taskId: task.taskId,
+        kind: 'command',
+        requestHash: hash(task.command),
+        response: { ...r },
+        inputTokens: 0,
+        outputTokens: 0,
+        costUsd: 0,
+        durationMs: Date.now() - started,
+      };
+      await deps.store.journalPut(entry);
+    }
+    const r = entry.response as { exitCode: number | null; output: string; timedOut: boolean };
+    const passed = r.exitCode === 0;
+    const tail = r.output.length > 2000 ? `…${r.output.slice(-2000)}` : r.output;
+    void spec;
+    return {
+      ok: true,
+      output: {
+        score: passed ? 1 : 0,
+        approve: passed,
+        feedback: passed
+          ? `\`${task.command}\` passed`
+          : `\`${task.command}\` failed (${r.timedOut ? 'timed out' : `exit ${r.exitCode}`}):\n${tail}`,
+        exitCode: r.exitCode,
+      },
+      tokens: { input: 0, output: 0 },
+      costUsd: 0,
+    };
+  }
+
+  async function runAgent(
+    swarmId: string,
+    spec: SwarmSpec,
+    task: TaskSpec,
+    definition: AgentDefinition,
+    workspace: Workspace | undefined,
+    signal: AbortSignal,
+    headers: Record<string, string>,
+  ): Promise<TaskOutcome> {
+    let provider;
+    try {
+      provider = deps.providers.get(definition.provider);
+    } catch (err) {
+      throw new TaskFailure((err as Error).message, false);
+    }
+    const model =
+      definition.model && definition.model !== 'inherit' && provider.kind !== 'cli'
+        ? definition.model
+        : provider.defaultModel;
+    const tools =
+      workspace && provider.supportsTools ? deps.workspaces.toolsFor(definition.tools) : [];
+    const maxTokens = definition.maxTokens ?? deps.limits.defaultMaxTokens;
+    const messages: ChatMessage[] = [{ role: 'user', content: task.prompt ?? spec.objective }];
+    const tokens = { input: 0, output: 0 };
+    let costUsd = 0;
+    let text = '';
+
+    for (let round = 0; ; round++) {
+      const key = `${swarmId}/${task.taskId}/llm/${round}`;
+      let entry: JournalEntry | undefined = await deps.store.journalGet(key);
+      if (!entry) {
+        if (signal.aborted) throw new TaskFailure('cancelled', false, { cancelled: true });
+        const estimateIn = Math.ceil(
+          (definition.systemPrompt.length + JSON.stringify(messages).length) / 4,
+        );
+        const reserveTokens = estimateIn + maxTokens;
+        const reserveUsd = deps.pricing(model, {
+          inputTokens: estimateIn,
+          outputTokens: maxTokens,
+        });
+        if (!(await deps.store.reserveBudget(swarmId, reserveTokens, reserveUsd))) {
+          throw new TaskFailure(
+            `budget exceeded: this call could need ${reserveTokens} tokens / $${reserveUsd.toFixed(4)} more than the swarm's budget allows`,
+            false,
+            { budgetExceeded: true },
+          );
+        }
+        const started = Date.now();
+        try {
+          const res = await provider.complete({
+            model,
+            system: definition.systemPrompt,
+            messages,
+            maxTokens,
+            temperature: definition.temperature,
+            ...(tools.length ? { tools } : {}),
+            signal,
+            timeoutMs: definition.timeoutMs ?? deps.limits.defaultTimeoutMs,
+            headers: { ...headers, 'x-cfn-call-key': key },
+            cwd: workspace?.root,
+          });
+          const cost = deps.pricing(res.model || model, res.usage);
+          entry = {
+            key,
+            swarmId,
+            taskId: task.taskId,
+            kind: 'llm',
+            requestHash: hash({ system: definition.systemPrompt, messages, model }),
+            response: {
+              text: res.text.slice(0, MAX_TEXT * 5),
+              toolCalls: res.toolCalls,
+              stopReason: res.stopReason,
+              model: res.model,
+              attempts: res.attempts,
+            },
+            provider: provider.name,
+            model: res.model || model,
+            inputTokens: res.usage.inputTokens,
+            outputTokens: res.usage.outputTokens,
+            costUsd: cost,
+            durationMs: Date.now() - started,
+          };
+          await deps.store.journalPut(entry);
+          deps.observer?.llmCall?.(provider.name, entry.model ?? model, res.usage, cost);
+        } catch (err) {
+          if (err instanceof ProviderError) {
+            if (err.kind === 'aborted' || signal.aborted)
+              throw new TaskFailure('cancelled during an LLM call', false, { cancelled: true });
+            const retryable = ['rate_limited', 'server', 'network', 'timeout'].includes(err.kind);
+            throw new TaskFailure(
+              `${provider.name} call failed (${err.kind}): ${err.message}`,
+              retryable,
+            );
+          }
+          if (signal.aborted)
+            throw new TaskFailure('cancelled during an LLM call', false, { cancelled: true });
+          throw err;
+        } finally {
+          await deps.store.releaseBudget(swarmId, reserveTokens, reserveUsd);
+        }
+      }
+      tokens.input += entry.inputTokens;
+      tokens.output += entry.outputTokens;
+      costUsd += entry.costUsd;
+      const response = entry.response as { text: string; toolCalls: ToolCall[] };
+      text = response.text;
+      if (!response.toolCalls?.length || !tools.length || !workspace) break;
+      if (round >= deps.limits.maxToolRounds) {
+        throw new TaskFailure(
+          `the agent kept calling tools for ${deps.limits.maxToolRounds} rounds without answering`,
+          false,
+        );
+      }
+      messages.push({ role: 'assistant', content: response.text, toolCalls: response.toolCalls });
+      for (const call of response.toolCalls) {
+        const tkey = `${swarmId}/${task.taskId}/tool/${round}/${call.id}`;
+        let tool = await deps.store.journalGet(tkey);
+        if (!tool) {
+          if (signal.aborted) throw new TaskFailure('cancelled', false, { cancelled: true });
+          const started = Date.now();
+          const result = await deps.workspaces.execute(workspace, call, {
+            signal,
+            commandTimeoutMs: deps.limits.commandTimeoutMs,
+          });
+          tool = {
+            key: tkey,
+            swarmId,
+            taskId: task.taskId,
+            kind: 'tool',
+            requestHash: hash(call),
+            response: result,
+            inputTokens: 0,
+            outputTokens: 0,
+            costUsd: 0,
+            durationMs: Date.now() - started,
+          };
+          await deps.store.journalPut(tool);
+          const r = result;
+          await deps.record(swarmId, [
+            {
+              type: 'tool.called',
+              taskId: task.taskId,
+              tool: call.name,
+              ok: !r.isError,
+              summary: r.content.slice(0, 200),
+            },
+          ]);
+        }
+        const r = tool.response as { content: string; isError: boolean };
+        messages.push({
+          role: 'tool',
+          toolCallId: call.id,
+          name: call.name,
+          content: r.content,
+          isError: r.isError,
+        });
+      }
+    }
+
+    const [schema, what] = schemaFor(task.phase);
+    const parsed = parseAgentOutput(text, schema, what);
+    if (!parsed.ok) return { ok: false, reason: parsed.reason, retryable: false, tokens, costUsd };
+    return {
+      ok: true,
+      output: { ...(parsed.value as Record<string, unknown>), text: text.slice(-MAX_TEXT) },
+      tokens,
+      costUsd,
+    };
+  }
+
+  return {
+    async run(
+      swarmId: string,
+      spec: SwarmSpec,
+      task: TaskSpec,
+      signal: AbortSignal,
+      headers: Record<string, string>,
+    ): Promise<TaskOutcome> {
+      const zero = { tokens: { input: 0, output: 0 }, costUsd: 0 };
+      try {
+        const workspace = spec.workspace ? await deps.workspaces.open(spec.workspace) : undefined;
+        if (task.command) {
+          if (!workspace)
+            return {
+              ok: false,
+              reason: 'a command validator needs a workspace',
+              retryable: false,
+              ...zero,
+            };
+          return await runCommand(swarmId, spec, task, workspace, signal);
+        }
+        const definition = task.agent ? deps.agents().get(task.agent) : undefined;
+        if (!definition)
+          return { ok: false, reason: `unknown agent "${task.agent}"`, retryable: false, ...zero };
+        return await runAgent(swarmId, spec, task, definition, workspace, signal, headers);
+      } catch (err) {
+        if (err instanceof TaskFailure)
+          return {
+            ok: false,
+            reason: err.message,
+            retryable: err.retryable,
+            ...err.flags,
+            ...zero,
+          };
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,468 @@
+// Runs swarms: decides each next step from the durable event log (domain/cfn), carries it out,
+// and persists the result before anything is acknowledged. Jobs (`swarm.advance`, `agent.run`)
+// may run twice or on another process: every handler re-reads the log and is idempotent.
+import { randomUUID } from 'node:crypto';
+import { AppError, NotFoundError } from '../domain/errors.js';
+import type { Decision } from '../domain/cfn/modes.js';
+import { nextAction, type Action } from '../domain/cfn/next-action.js';
+import { isTerminal, type SwarmEvent, type SwarmSpec, type TaskSpec } from '../domain/cfn/spec.js';
+import {
+  activeTasks,
+  applyEvent,
+  foldEvents,
+  initialState,
+  type SwarmState,
+  type TaskState,
+} from '../domain/cfn/state.js';
+import type { EventBus } from '../ports/event-bus.js';
+import type { Logger } from '../ports/logger.js';
+import { ConcurrentAppendError, type SwarmRecord, type SwarmStore } from '../ports/swarm-store.js';
+import type { JobHandler, JobName, TaskQueue } from '../ports/task-queue.js';
+import { createAgentRunner } from './agent-runner.js';
+import type {
+  AgentCatalog,
+  EngineLimits,
+  EngineObserver,
+  ProviderResolver,
+  WorkspaceAccess,
+} from './ports.js';
+import { createKeyedMutex } from './swarm-lock.js';
+import { createWebhookHandler } from './webhooks.js';
+import type { WebhookTransport } from '../ports/webhook-transport.js';
+
+export interface SwarmEngineDeps {
+  store: SwarmStore;
+  queue: TaskQueue;
+  bus: EventBus;
+  agents: AgentCatalog;
+  providers: ProviderResolver;
+  pricing: (model: string, usage: { inputTokens: number; outputTokens: number }) => number;
+  workspaces: WorkspaceAccess;
+  logger: Logger;
+  limits: EngineLimits;
+  observer?: EngineObserver;
+  /** This process, as recorded on the tasks it runs. */
+  workerId: string;
+  webhooks: { transport: WebhookTransport; secret: string | undefined; baseDelayMs?: number };
+  /** The request id of the work in progress (written on events). */
+  currentRequestId?: () => string | undefined;
+  /** Runs a job inside the submitting request's context, so its log lines carry that id. */
+  runWithRequestId?: <T>(requestId: string, fn: () => Promise<T>) => Promise<T>;
+}
+
+export interface SwarmEngine {
+  submit(
+    spec: SwarmSpec,
+    meta: { createdBy: string | null; requestId: string | null },
+  ): Promise<SwarmRecord>;
+  cancel(id: string, by: string): Promise<SwarmRecord>;
+  decide(id: string, decision: Decision, rationale: string, by: string): Promise<SwarmRecord>;
+  state(id: string): Promise<SwarmState>;
+  /** Re-enqueues every unfinished swarm and its open tasks (start-up after a crash). */
+  recover(): Promise<number>;
+  handlers: { [N in JobName]: JobHandler<N> };
+}
+
+const MAX_STEPS_PER_ADVANCE = 500;
+
+export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
+  const { store, queue, bus, logger } = deps;
+  const cache = new Map<string, SwarmState>();
+  const withLock = createKeyedMutex();
+  /** AbortControllers of the calls in flight here, by swarm: cancellation aborts them. */
+  const inFlight = new Map<string, Set<AbortController>>();
+
+  bus.subscribe((m) => {
+    if (m.kind !== 'cancel') return;
+    for (const c of inFlight.get(m.swarmId) ?? []) c.abort(new Error('swarm cancelled'));
+  });
+
+  /** The swarm's state, caught up with the log (the cache is only a shortcut). */
+  async function load(swarmId: string): Promise<SwarmState> {
+    let state = cache.get(swarmId);
+    if (!state) {
+      const all = await store.events(swarmId, 0, 1_000_000);
+      if (!all.length) throw new NotFoundError('swarm', swarmId);
+      state = foldEvents(all.map((e) => e.data));
+      cache.set(swarmId, state);
+      return state;
+    }
+    for (;;) {
+      const more = await store.events(swarmId, state.seq, 10_000);
+      for (const e of more) applyEvent(state, e.data);
+      if (more.length < 10_000) return state;
+    }
+  }
+
+  /** Appends events at the end of the log (under the lock); false when another writer got there first. */
+  async function commit(
+    swarmId: string,
+    state: SwarmState,
+    events: SwarmEvent[],
+  ): Promise<boolean> {
+    const expected = state.seq;
+    for (const e of events) applyEvent(state, e);
+    try {
+      await store.append(swarmId, expected, events, state, deps.currentRequestId?.() ?? null);
+    } catch (err) {
+      cache.delete(swarmId); // the in-memory fold ran ahead of the log: rebuild it
+      if (err instanceof ConcurrentAppendError) return false;
+      throw err;
+    }
+    deps.observer?.eventsCommitted?.(state, events);
+    if (state.completion) cache.delete(swarmId);
+    await bus.publish({ kind: 'events', swarmId, lastSeq: state.seq });
+    return true;
+  }
+
+  /** Records facts (they hold whatever else happened meanwhile): retried on concurrent appends. */
+  async function record(swarmId: string, events: SwarmEvent[]): Promise<void> {
+    for (let i = 0; i < 50; i++) {
+      const ok = await withLock(swarmId, async () => commit(swarmId, await load(swarmId), events));
+      if (ok) return;
+    }
+    throw new Error(`could not append to swarm ${swarmId}: too much contention`);
+  }
+
+  const enqueueAdvance = (swarmId: string) =>
+    queue.enqueue('swarm.advance', { swarmId }, { group: swarmId, jobId: `advance:${swarmId}` });
+  const enqueueTask = (swarmId: string, taskId: string) =>
+    queue.enqueue(
+      'agent.run',
+      { swarmId, taskId },
+      { group: swarmId, jobId: `task:${swarmId}:${taskId}` },
+    );
+
+  async function retrospective(
+    swarmId: string,
+    state: SwarmState,
+    outcome: string,
+  ): Promise<SwarmEvent[]> {
+    const last = state.iterations[state.iterations.length - 1];
+    const lessons = [
+      `Outcome ${outcome} after ${state.iterations.length} iteration(s) with ${state.spec.agents.join(', ')}.`,
+      ...(last?.feedback ?? []).slice(0, 5),
+    ].join('\n');
+    await store.addPlaybookEntry({
+      id: swarmId, // one entry per swarm: a replayed retrospective writes nothing new
+      swarmId,
+      objective: state.spec.objective,
+      taskClass: `${state.spec.strategy}/${state.spec.mode}`,
+      strategy: state.spec.strategy,
+      mode: state.spec.mode,
+      agents: state.spec.agents,
+      iterations: state.iterations.length,
+      outcome,
+      gateScore: last?.gate?.score ?? null,
+      consensusScore: last?.consensus?.score ?? null,
+      costUsd: state.costUsd,
+      lessons,
+    });
+    return [{ type: 'retrospective.recorded', entryId: swarmId }];
+  }
+
+  /** Carries out one action; returns false when the swarm has nothing more to do now. */
+  async function perform(
+    swarmId: string,
+    state: SwarmState,
+    action: Action,
+  ): Promise<boolean | 'retry'> {
+    switch (action.kind) {
+      case 'none':
+      case 'wait':
+        return false;
+      case 'append':
+        return (await commit(swarmId, state, action.events)) || 'retry';
+      case 'schedule': {
+        const events: SwarmEvent[] = action.tasks.map((t: TaskSpec) => ({
+          type: 'task.scheduled',
+          ...t,
+        }));
+        if (!(await commit(swarmId, state, events))) return 'retry';
+        for (const t of action.tasks) await enqueueTask(swarmId, t.taskId);
+        return true;
+      }
+      case 'start-iteration': {
+        const events: SwarmEvent[] = [];
+        if (action.iteration === 1 && !state.playbook) {
+          const [match] = await store
+            .searchPlaybook(state.spec.objective, 1)
+            .catch((err: unknown) => {
+              logger.warn({ err, swarmId }, 'playbook look-up failed');
+              return [];
+            });
+          if (match && match.swarmId !== swarmId) {
+            events.push({
+              type: 'playbook.matched',
+              entryId: match.id,
+              objective: match.objective,
+              rank: match.rank,
+              hint:
+                `A similar objective ("${match.objective.slice(0, 200)}") ended ${match.outcome} after ` +
+                `${match.iterations} iteration(s) using ${match.agents.join(', ')} (${match.strategy}, ${match.mode}).\n${match.lessons}`,
+            });
+          }
+        }
+        events.push({
+          type: 'iteration.started',
+          iteration: action.iteration,
+          feedback: action.feedback,
+        });
+        if (state.spec.workspace) {
+          const ws = await deps.workspaces.open(state.spec.workspace);
+          const snap = await ws.snapshot();
+          await store.saveSnapshot(swarmId, action.iteration, snap.files);
+        }
+        return (await commit(swarmId, state, events)) || 'retry';
+      }
+      case 'check-deliverable': {
+        const ws = await deps.workspaces.open(state.spec.workspace!);
+        const before = (await store.loadSnapshot(swarmId, action.iteration)) ?? {};
+        const changedFiles = await ws.changesSince({ files: before });
+        return (
+          (await commit(swarmId, state, [
+            {
+              type: 'deliverable.checked',
+              iteration: action.iteration,
+              changedFiles,
+              passed: changedFiles.length > 0,
+            },
+          ])) || 'retry'
+        );
+      }
+      case 'finish': {
+        const events = action.retrospective
+          ? await retrospective(swarmId, state, action.status)
+          : [];
+        events.push({ type: 'swarm.completed', status: action.status, reason: action.reason });
+        if (!(await commit(swarmId, state, events))) return 'retry';
+        // Calls still in flight for this swarm (a cancel, a budget stop) are no longer wanted.
+        for (const c of inFlight.get(swarmId) ?? []) c.abort(new Error(`swarm ${action.status}`));
+        if (state.spec.webhookUrl) {
+          await queue.enqueue(
+            'webhook.deliver',
+            { swarmId },
+            { group: swarmId, jobId: `webhook:${swarmId}` },
+          );
+        }
+        logger.info({ swarmId, status: action.status, reason: action.reason }, 'swarm finished');
+        return false;
+      }
+    }
+  }
+
+  async function advance(swarmId: string): Promise<void> {
+    for (let step = 0; step < MAX_STEPS_PER_ADVANCE; step++) {
+      const more = await withLock(swarmId, async () => {
+        const state = await load(swarmId);
+        return perform(swarmId, state, nextAction(state));
+      });
+      if (more === false) return;
+    }
+    logger.warn({ swarmId }, 'advance stopped after too many steps; re-enqueued');
+    await enqueueAdvance(swarmId);
+  }
+
+  const runner = createAgentRunner({
+    store,
+    agents: deps.agents,
+    providers: deps.providers,
+    pricing: deps.pricing,
+    workspaces: deps.workspaces,
+    limits: deps.limits,
+    ...(deps.observer ? { observer: deps.observer } : {}),
+    record,
+  });
+
+  async function runTask(swarmId: string, taskId: string, jobSignal: AbortSignal): Promise<void> {
+    const prepared = await withLock(swarmId, async () => {
+      const state = await load(swarmId);
+      const task = findTask(state, taskId);
+      if (!task || task.status === 'succeeded' || task.status === 'failed' || state.completion)
+        return undefined;
+      if (state.cancelRequested) {
+        await commit(swarmId, state, [
+          {
+            type: 'task.failed',
+            taskId,
+            reason: 'cancelled before it started',
+            retryable: false,
+            cancelled: true,
+            tokens: { input: 0, output: 0 },
+            costUsd: 0,
+          },
+        ]);
+        return undefined;
+      }
+      if (task.status === 'scheduled') {
+        await commit(swarmId, state, [{ type: 'task.started', taskId, worker: deps.workerId }]);
+      }
+      return { spec: state.spec, task: { ...task } as TaskSpec };
+    });
+    if (prepared) {
+      const controller = new AbortController();
+      const onJobAbort = () => controller.abort(jobSignal.reason);
+      jobSignal.addEventListener('abort', onJobAbort, { once: true });
+      let set = inFlight.get(swarmId);
+      if (!set) inFlight.set(swarmId, (set = new Set()));
+      set.add(controller);
+      const started = performance.now();
+      try {
+        const headers: Record<string, string> = {};
+        const rid = prepared.spec.requestId ?? deps.currentRequestId?.();
+        if (rid) headers['x-request-id'] = rid;
+        const outcome = await runner.run(
+          swarmId,
+          prepared.spec,
+          prepared.task,
+          controller.signal,
+          headers,
+        );
+        if (jobSignal.aborted && !outcome.ok && outcome.cancelled) {
+          // This process is stopping: leave the task open so recovery runs it again.
+          return;
+        }
+        const event: SwarmEvent = outcome.ok
+          ? {
+              type: 'task.succeeded',
+              taskId,
+              output: outcome.output,
+              tokens: outcome.tokens,
+              costUsd: outcome.costUsd,
+            }
+          : {
+              type: 'task.failed',
+              taskId,
+              reason: outcome.reason,
+              retryable: outcome.retryable,
+              ...(outcome.budgetExceeded ? { budgetExceeded: true } : {}),
+              ...(outcome.cancelled ? { cancelled: true } : {}),
+              tokens: outcome.tokens,
+              costUsd: outcome.costUsd,
+            };
+        await record(swarmId, [event]);
+        deps.observer?.taskFinished?.(
+          prepared.task.agent ?? 'command',
+          outcome.ok ? 'succeeded' : 'failed',
+          (performance.now() - started) / 1000,
+        );
+      } finally {
+        set.delete(controller);
+        if (!set.size) inFlight.delete(swarmId);
+        jobSignal.removeEventListener('abort', onJobAbort);
+      }
+    }
+    await enqueueAdvance(swarmId);
+  }
+
+  function findTask(state: SwarmState, taskId: string): TaskState | undefined {
+    for (const it of state.iterations) {
+      const t = it.tasks.find((x) => x.taskId === taskId);
+      if (t) return t;
+    }
+    return undefined;
+  }
+
+  /** Appends the events `decide` derives from the current state; it throws to refuse. */
+  async function decideAndRecord(swarmId: string, decide: (s: SwarmState) => SwarmEvent[]) {
+    for (let i = 0; i < 50; i++) {
+      const ok = await withLock(swarmId, async () => {
+        const state = await load(swarmId);
+        return commit(swarmId, state, decide(state));
+      });
+      if (ok) return;
+    }
+    throw new Error(`could not append to swarm ${swarmId}: too much contention`);
+  }
+
+  /** Runs a job in the context of the request that submitted its swarm (log correlation). */
+  async function inSwarmContext(swarmId: string, fn: () => Promise<void>): Promise<void> {
+    const rid = cache.get(swarmId)?.spec.requestId;
+    if (!deps.runWithRequestId) return fn();
+    if (rid) return deps.runWithRequestId(rid, fn);
+    const state = await withLock(swarmId, () => load(swarmId)).catch(() => undefined);
+    const id = state?.spec.requestId;
+    return id ? deps.runWithRequestId(id, fn) : fn();
+  }
+
+  const engine: SwarmEngine = {
+    async submit(spec, meta) {
+      const id = randomUUID();
+      spec = { ...spec, ...(meta.requestId ? { requestId: meta.requestId } : {}) };
+      const first = await store.create({
+        id,
+        spec,
+        createdBy: meta.createdBy,
+        requestId: meta.requestId,
+      });
+      deps.observer?.eventsCommitted?.(initialState(spec), [first.data]);
+      await bus.publish({ kind: 'events', swarmId: id, lastSeq: 1 });
+      await enqueueAdvance(id);
+      return (await store.get(id))!;
+    },
+
+    async cancel(id, by) {
+      await decideAndRecord(id, (s) => {
+        if (isTerminal(s.status))
+          throw new AppError('CONFLICT', `swarm ${id} already ended as ${s.status}`);
+        return [{ type: 'swarm.cancel_requested', by }];
+      });
+      await bus.publish({ kind: 'cancel', swarmId: id });
+      await enqueueAdvance(id);
+      return (await store.get(id))!;
+    },
+
+    async decide(id, decision, rationale, by) {
+      await decideAndRecord(id, (s) => {
+        const it = s.iterations[s.iterations.length - 1];
+        if (s.status !== 'awaiting_decision' || !it || it.decision) {
+          throw new AppError(
+            'CONFLICT',
+            `swarm ${id} is not waiting for a decision (status ${s.status})`,
+          );
+        }
+        return [
+          {
+            type: 'decision.made',
+            iteration: it.n,
+            decision,
+            rationale: rationale || `decided by ${by}`,
+            by: 'human',
+          },
+        ];
+      });
+      await enqueueAdvance(id);
+      return (await store.get(id))!;
+    },
+
+    state: (id) => withLock(id, () => load(id)),
+
+    async recover() {
+      const ids = await store.unfinished();
+      for (const id of ids) {
+        const state = await withLock(id, () => load(id));
+        for (const t of activeTasks(state)) await enqueueTask(id, t.taskId);
+        await enqueueAdvance(id);
+      }
+      if (ids.length) logger.info({ swarms: ids.length }, 'resuming unfinished swarms');
+      return ids.length;
+    },
+
+    handlers: {
+      'swarm.advance': ({ swarmId }) => inSwarmContext(swarmId, () => advance(swarmId)),
+      'agent.run': ({ swarmId, taskId }, signal) =>
+        inSwarmContext(swarmId, () => runTask(swarmId, taskId, signal)),
+      'webhook.deliver': createWebhookHandler({
+        store,
+        queue,
+        transport: deps.webhooks.transport,
+        secret: deps.webhooks.secret,
+        logger,
+        ...(deps.webhooks.baseDelayMs !== undefined
+          ? { baseDelayMs: deps.webhooks.baseDelayMs }
+          : {}),
+      }),
+    },
+  };
+  return engine;
+}

@@ -1,0 +1,372 @@
+// The swarm API: submit, list, show, follow (SSE, replayable with Last-Event-ID), cancel, and a
+// human product owner's decision. Every mutation is persisted before the answer is sent.
+import path from 'node:path';
+import { Router, type Response } from 'express';
+import { z } from 'zod';
+import type { AgentDefinition } from '../../domain/agent-definition.js';
+import { AppError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { DECISIONS, MODES, MODE_RULES, STRATEGIES } from '../../domain/cfn/modes.js';
+import type { SwarmSpec, ValidatorSpec } from '../../domain/cfn/spec.js';
+import type { SwarmState } from '../../domain/cfn/state.js';
+import type { SwarmEngine } from '../../engine/swarm-engine.js';
+import type { EventBus } from '../../ports/event-bus.js';
+import type { StoredEvent, SwarmRecord, SwarmStore } from '../../ports/swarm-store.js';
+import { principalOf } from '../middleware/auth.js';
+import type { RouteKit } from '../route-kit.js';
+import { parseBody, parseQuery } from '../validate.js';
+
+export interface SwarmRoutesDeps {
+  engine: SwarmEngine;
+  store: SwarmStore;
+  bus: EventBus;
+  agents: () => ReadonlyMap<string, AgentDefinition>;
+  /** Throws with a clear message when no configured provider can serve `name`. */
+  checkProvider: (name: string | undefined) => void;
+  /** Directories a swarm workspace may be in; the first is where relative paths resolve. */
+  workspaceRoots: readonly string[];
+  commandTimeoutMs: number;
+  /** Completion webhooks need CFN_WEBHOOK_SECRET to sign them. */
+  webhooksEnabled: boolean;
+  sseHeartbeatMs?: number;
+  /** Open event streams register here; shutdown ends them so the server can close. */
+  openStreams?: Set<() => void>;
+}
+
+const agentName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'an agent name (kebab-case)');
+
+export const createSwarmBody = z.strictObject({
+  objective: z.string().trim().min(1).max(20_000),
+  strategy: z.enum(STRATEGIES).default('cfn-loop'),
+  mode: z.enum(MODES).default('standard'),
+  agents: z.array(agentName).min(1).max(20).optional(),
+  validators: z
+    .array(
+      z.union([
+        agentName,
+        z.strictObject({ agent: agentName }),
+        z.strictObject({
+          command: z.string().trim().min(1).max(2000),
+          timeoutMs: z.number().int().min(1000).max(3_600_000).optional(),
+        }),
+      ]),
+    )
+    .max(20)
+    .optional(),
+  productOwner: agentName.optional(),
+  coordinator: agentName.optional(),
+  workspace: z.string().min(1).max(4096).optional(),
+  budget: z
+    .strictObject({
+      maxTokens: z.number().int().min(1).max(1e10).optional(),
+      maxCostUsd: z.number().positive().max(1e6).optional(),
+    })
+    .optional(),
+  approval: z.enum(['auto', 'human']).default('auto'),
+  webhookUrl: z
+    .url({ protocol: /^https?$/ })
+    .max(2000)
+    .optional(),
+  maxIterations: z.number().int().min(1).max(50).optional(),
+});
+export type CreateSwarmBody = z.infer<typeof createSwarmBody>;
+
+export const decisionBody = z.strictObject({
+  decision: z.enum(DECISIONS),
+  feedback: z.string().max(20_000).default(''),
+});
+
+const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(500).optional(),
+  status: z
+    .enum([
+      'queued',
+      'running',
+      'awaiting_decision',
+      'completed',
+      'aborted',
+      'exhausted',
+      'failed',
+      'cancelled',
+      'budget_exceeded',
+    ])
+    .optional(),
+  strategy: z.enum(STRATEGIES).optional(),
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function recordView(r: SwarmRecord) {
+  return {
+    id: r.id,
+    objective: r.objective,
+    strategy: r.strategy,
+    mode: r.mode,
+    status: r.status,
+    iteration: r.iteration,
+    decision: r.decision,
+    reason: r.reason,
+    tokens: { input: r.inputTokens, output: r.outputTokens },
+    costUsd: r.costUsd,
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+    completedAt: r.completedAt?.toISOString() ?? null,
+  };
+}
+
+function stateView(s: SwarmState) {
+  return {
+    iterations: s.iterations.map((it) => ({
+      iteration: it.n,
+      feedback: it.feedback,
+      gate: it.gate ?? null,
+      deliverable: it.deliverable ?? null,
+      consensus: it.consensus ?? null,
+      decision: it.decision ?? null,
+      awaitingDecision: it.decisionRequested && !it.decision,
+      tasks: it.tasks.map((t) => ({
+        taskId: t.taskId,
+        phase: t.phase,
+        slot: t.slot,
+        attempt: t.attempt,
+        agent: t.agent ?? null,
+        command: t.command ?? null,
+        status: t.status,
+        output: t.output ? { ...t.output, text: undefined } : null,
+        reason: t.reason ?? null,
+        tokens: t.tokens,
+        costUsd: t.costUsd,
+      })),
+    })),
+    playbook: s.playbook ?? null,
+    spec: s.spec,
+  };
+}
+
+export function swarmRoutes(deps: SwarmRoutesDeps, { auth, json }: RouteKit): Router {
+  const router = Router();
+  const idOf = (raw: unknown) => {
+    const id = String(raw);
+    if (!UUID.test(id)) throw new NotFoundError('swarm', id);
+    return id;
+  };
+
+  function resolveWorkspace(raw: string): string {
+    const roots = deps.workspaceRoots.map((r) => path.resolve(r));
+    const resolved = path.resolve(roots[0] ?? '.', raw);
+    if (!roots.some((r) => resolved === r || resolved.startsWith(r + path.sep))) {
+      throw new ValidationError(
+        `workspace must be inside one of: ${roots.join(', ')} (CFN_WORKSPACE_ROOTS)`,
+      );
+    }
+    return resolved;
+  }
+
+  function toSpec(b: CreateSwarmBody): SwarmSpec {
+    const catalog = deps.agents();
+    const agents = b.agents ?? (b.strategy === 'hierarchical' ? ['coder', 'tester'] : ['coder']);
+    const validators: ValidatorSpec[] = (
+      b.validators ?? (b.strategy === 'cfn-loop' ? ['reviewer'] : [])
+    ).map((v) =>
+      typeof v === 'string'
+        ? { kind: 'agent', agent: v }
+        : 'agent' in v
+          ? { kind: 'agent', agent: v.agent }
+          : {
+              kind: 'command',
+              command: v.command,
+              timeoutMs: v.timeoutMs ?? deps.commandTimeoutMs,
+            },
+    );
+    const coordinator =
+      b.strategy === 'hierarchical' ? (b.coordinator ?? 'coordinator') : undefined;
+    const named = [
+      ...agents,
+      ...validators.flatMap((v) => (v.kind === 'agent' ? [v.agent] : [])),
+      ...(b.productOwner ? [b.productOwner] : []),
+      ...(coordinator ? [coordinator] : []),
+    ];
+    const unknown = [...new Set(named.filter((n) => !catalog.has(n)))];
+    if (unknown.length) {
+      throw new ValidationError(`unknown agent(s): ${unknown.join(', ')}; see GET /api/agents`);
+    }
+    for (const n of new Set(named)) {
+      try {
+        deps.checkProvider(catalog.get(n)?.provider);
+      } catch (err) {
+        throw new ValidationError(`agent ${n}: ${(err as Error).message}`);
+      }
+    }
+    if (b.webhookUrl && !deps.webhooksEnabled) {
+      throw new ValidationError(
+        'webhookUrl needs CFN_WEBHOOK_SECRET on the server (payloads are signed)',
+      );
+    }
+    if (validators.some((v) => v.kind === 'command') && !b.workspace) {
+      throw new ValidationError('command validators run in a workspace: set "workspace"');
+    }
+    const rules = MODE_RULES[b.mode];
+    return {
+      objective: b.objective,
+      strategy: b.strategy,
+      mode: b.mode,
+      agents,
+      validators,
+      productOwner: b.productOwner,
+      coordinator,
+      approval: b.approval,
+      workspace: b.workspace ? resolveWorkspace(b.workspace) : undefined,
+      budget: b.budget,
+      webhookUrl: b.webhookUrl,
+      gate: rules.gate,
+      consensus: rules.consensus,
+      maxIterations: b.maxIterations ?? rules.maxIterations,
+      maxAttempts: 2,
+    };
+  }
+
+  router.post('/api/swarms', auth.requireRole('operator'), json, async (req, res) => {
+    const spec = toSpec(parseBody(req, createSwarmBody));
+    const record = await deps.engine.submit(spec, {
+      createdBy: principalOf(res.locals).key.id,
+      requestId: res.locals.requestId ?? null,
+    });
+    res
+      .status(202)
+      .location(`/api/swarms/${record.id}`)
+      .json({
+        ...recordView(record),
+        links: { self: `/api/swarms/${record.id}`, events: `/api/swarms/${record.id}/events` },
+      });
+  });
+
+  router.get('/api/swarms', auth.requireRole('viewer'), async (req, res) => {
+    const q = parseQuery(req, listQuery);
+    const page = await deps.store.list(q);
+    res.json({ items: page.items.map(recordView), nextCursor: page.nextCursor });
+  });
+
+  router.get('/api/swarms/:id', auth.requireRole('viewer'), async (req, res) => {
+    const id = idOf(req.params.id);
+    const record = await deps.store.get(id);
+    if (!record) throw new NotFoundError('swarm', id);
+    const state = await deps.engine.state(id);
+    res.json({ ...recordView(record), ...stateView(state) });
+  });
+
+  router.post('/api/swarms/:id/cancel', auth.requireRole('operator'), async (req, res) => {
+    const id = idOf(req.params.id);
+    if (!(await deps.store.get(id))) throw new NotFoundError('swarm', id);
+    const record = await deps.engine.cancel(id, principalOf(res.locals).key.name);
+    res.status(202).json(recordView(record));
+  });
+
+  router.post('/api/swarms/:id/decision', auth.requireRole('operator'), json, async (req, res) => {
+    const id = idOf(req.params.id);
+    const body = parseBody(req, decisionBody);
+    if (!(await deps.store.get(id))) throw new NotFoundError('swarm', id);
+    const record = await deps.engine.decide(
+      id,
+      body.decision,
+      body.feedback,
+      principalOf(res.locals).key.name,
+    );
+    res.json(recordView(record));
+  });
+
+  router.get('/api/swarms/:id/events', auth.requireRole('viewer'), async (req, res) => {
+    const id = idOf(req.params.id);
+    if (!(await deps.store.get(id))) throw new NotFoundError('swarm', id);
+    const header =
+      req.get('last-event-id') ??
+      (typeof req.query.after === 'string' ? req.query.after : undefined);
+    const lastSeen = header === undefined ? 0 : Number(header);
+    if (!Number.isInteger(lastSeen) || lastSeen < 0) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'Last-Event-ID must be a non-negative integer (an event seq)',
+      );
+    }
+    streamEvents(deps, id, lastSeen, res);
+  });
+
+  return router;
+}
+
+/** Replays events after `lastSeen` from the log, then follows new ones until the swarm ends. */
+function streamEvents(
+  deps: SwarmRoutesDeps,
+  swarmId: string,
+  lastSeen: number,
+  res: Response,
+): void {
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache, no-transform',
+    Connection: 'keep-alive',
+    'X-Accel-Buffering': 'no', // nginx: do not buffer this response
+  });
+  res.write('retry: 2000\n\n');
+  let sent = lastSeen;
+  let closed = false;
+  let pumping = false;
+  let again = false;
+
+  const write = (e: StoredEvent) => {
+    res.write(
+      `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ seq: e.seq, at: e.at.toISOString(), ...e.data })}\n\n`,
+    );
+    sent = e.seq;
+  };
+
+  async function pump(): Promise<void> {
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    try {
+      do {
+        again = false;
+        for (;;) {
+          const batch = await deps.store.events(swarmId, sent, 500);
+          for (const e of batch) {
+            if (closed) return;
+            write(e);
+            if (e.type === 'swarm.completed') {
+              finish();
+              return;
+            }
+          }
+          if (batch.length < 500) break;
+        }
+      } while (again && !closed);
+      // A client resuming after the last event of a finished swarm: nothing more will come.
+      const record = await deps.store.get(swarmId);
+      if (record?.completedAt && record.lastSeq <= sent) finish();
+    } catch {
+      finish();
+    } finally {
+      pumping = false;
+    }
+  }
+
+  // Subscribe before the first read so nothing appended in between is missed.
+  const unsubscribe = deps.bus.subscribe((m) => {
+    if (m.kind === 'events' && m.swarmId === swarmId && m.lastSeq > sent) void pump();
+  });
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), deps.sseHeartbeatMs ?? 15_000);
+  function finish() {
+    if (closed) return;
+    closed = true;
+    clearInterval(heartbeat);
+    unsubscribe();
+    res.end();
+  }
+  deps.openStreams?.add(finish);
+  res.on('close', () => {
+    deps.openStreams?.delete(finish);
+    finish();
+  });
+  void pump();
+}

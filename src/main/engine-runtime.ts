@@ -1,0 +1,180 @@
+// Builds the engine from configuration: agents, providers, pricing, workspaces, the queue and
+// bus, metrics; starts consuming jobs and resumes swarms left unfinished by a previous process.
+import fs from 'node:fs';
+import os from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import type { Config } from '../config/load-config.js';
+import type { Database } from '../adapters/db/database.js';
+import { createPgSwarmStore } from '../adapters/db/swarm-store.js';
+import { createInprocBus } from '../adapters/bus/inproc-bus.js';
+import { createInprocQueue } from '../adapters/queue/inproc-queue.js';
+import { createHttpWebhookTransport } from '../adapters/webhook/http-webhook.js';
+import { createFsWorkspace } from '../adapters/workspace/fs-workspace.js';
+import { executeToolCall, toolsForAgent } from '../adapters/workspace/workspace-tools.js';
+import { BUILTIN_AGENTS_DIR, loadAgents } from '../agents/load-agents.js';
+import type { AgentDefinition } from '../domain/agent-definition.js';
+import { createSwarmEngine, type SwarmEngine } from '../engine/swarm-engine.js';
+import { createEngineMetrics } from '../observability/engine-metrics.js';
+import type { Metrics } from '../observability/metrics.js';
+import { currentContext, runWithContext } from '../observability/request-context.js';
+import type { EventBus } from '../ports/event-bus.js';
+import type { Logger } from '../ports/logger.js';
+import type { SwarmStore } from '../ports/swarm-store.js';
+import type { TaskQueue } from '../ports/task-queue.js';
+import {
+  costUsd,
+  DEFAULT_PRICES,
+  mergePriceTables,
+  parsePriceTable,
+} from '../providers/pricing.js';
+import {
+  createProviderRegistry,
+  parseProviderConfigs,
+  type ProviderConfig,
+  type ProviderRegistry,
+} from '../providers/registry.js';
+
+export interface EngineRuntime {
+  engine: SwarmEngine;
+  store: SwarmStore;
+  queue: TaskQueue;
+  bus: EventBus;
+  providers: ProviderRegistry;
+  agents: () => ReadonlyMap<string, AgentDefinition>;
+  stop(timeoutMs: number): Promise<void>;
+}
+
+function readStructured(file: string, what: string): unknown {
+  try {
+    return parseYaml(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read ${what} ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** Providers from CFN_PROVIDERS_FILE plus the shortcuts ANTHROPIC_*, OPENAI_*, CFN_CLI_COMMAND. */
+export function providerConfigs(config: Config): ProviderConfig[] {
+  const e = config.engine;
+  const fromFile = e.providersFile
+    ? parseProviderConfigs(
+        (readStructured(e.providersFile, 'CFN_PROVIDERS_FILE') as { providers?: unknown })
+          ?.providers ?? [],
+      )
+    : [];
+  const names = new Set(fromFile.map((p) => p.name));
+  const extra: ProviderConfig[] = [];
+  const maxRetries = e.llmMaxRetries;
+  if (e.anthropic.apiKey && !names.has('anthropic')) {
+    extra.push({
+      name: 'anthropic',
+      kind: 'anthropic',
+      apiKey: e.anthropic.apiKey,
+      baseUrl: e.anthropic.baseUrl,
+      defaultModel: e.anthropic.model,
+      maxRetries,
+    } as ProviderConfig);
+  }
+  if ((e.openai.apiKey || e.openai.baseUrl) && !names.has('openai')) {
+    extra.push({
+      name: 'openai',
+      kind: 'openai',
+      apiKey: e.openai.apiKey,
+      baseUrl: e.openai.baseUrl,
+      defaultModel: e.openai.model,
+      maxRetries,
+    } as ProviderConfig);
+  }
+  if (e.cliCommand && !names.has('cli')) {
+    extra.push({
+      name: 'cli',
+      kind: 'cli',
+      command: [...e.cliCommand],
+      env: { ...e.commandEnv },
+    } as ProviderConfig);
+  }
+  return parseProviderConfigs(
+    [...fromFile, ...extra].map((c) => JSON.parse(JSON.stringify(c)) as unknown),
+  );
+}
+
+export async function createEngineRuntime(
+  config: Config,
+  deps: { database: Database; logger: Logger; metrics: Metrics },
+): Promise<EngineRuntime> {
+  const { logger } = deps;
+  const e = config.engine;
+
+  const loaded = await loadAgents({ builtinDir: BUILTIN_AGENTS_DIR, userDir: e.agentsDir });
+  for (const p of loaded.problems)
+    logger.warn({ source: p.source, reason: p.reason }, 'agent definition skipped');
+  for (const o of loaded.overrides)
+    logger.info({ agent: o.name, source: o.source }, 'built-in agent overridden');
+  const agents = loaded.agents;
+
+  const providers = createProviderRegistry(providerConfigs(config), e.defaultProvider, { logger });
+  if (!providers.list().length) {
+    logger.warn(
+      'no LLM provider configured: swarms are refused until ANTHROPIC_API_KEY, OPENAI_API_KEY/OPENAI_BASE_URL, CFN_CLI_COMMAND or CFN_PROVIDERS_FILE is set',
+    );
+  }
+  const prices = e.pricesFile
+    ? mergePriceTables(
+        DEFAULT_PRICES,
+        parsePriceTable(readStructured(e.pricesFile, 'CFN_PRICES_FILE')),
+      )
+    : DEFAULT_PRICES;
+
+  const store = createPgSwarmStore(deps.database.db, deps.database.readDb);
+  const queue = createInprocQueue({
+    concurrency: { 'agent.run': e.maxConcurrentAgents, 'swarm.advance': 32, 'webhook.deliver': 4 },
+    logger,
+  });
+  const bus = createInprocBus();
+  const observer = createEngineMetrics(deps.metrics.registry, {
+    countRunningTasks: () => store.countRunningTasks(),
+    taskOutcomesSince: (since) => store.taskOutcomesSince(since),
+    queue,
+    successRateWindowMinutes: e.successRateWindowMinutes,
+  });
+  const toolAllowList = [...e.toolCommands];
+  const engine = createSwarmEngine({
+    store,
+    queue,
+    bus,
+    agents: () => agents,
+    providers,
+    pricing: (model, usage) => costUsd(prices, model, usage).usd,
+    workspaces: {
+      open: (root) => createFsWorkspace(root, { baseEnv: { ...e.commandEnv } }),
+      toolsFor: (tools) => toolsForAgent(tools),
+      execute: (ws, call, opts) => executeToolCall(ws, call, { ...opts, allowList: toolAllowList }),
+    },
+    logger,
+    limits: {
+      maxToolRounds: e.maxToolRounds,
+      defaultMaxTokens: e.agentMaxTokens,
+      defaultTimeoutMs: e.agentTimeoutMs,
+      commandTimeoutMs: e.commandTimeoutMs,
+    },
+    observer,
+    workerId: `${os.hostname()}:${process.pid}`,
+    webhooks: { transport: createHttpWebhookTransport(), secret: e.webhookSecret },
+    currentRequestId: () => currentContext()?.requestId,
+    runWithRequestId: (requestId, fn) => runWithContext({ requestId }, fn),
+  });
+  queue.start(engine.handlers);
+  await engine.recover();
+
+  return {
+    engine,
+    store,
+    queue,
+    bus,
+    providers,
+    agents: () => agents,
+    async stop(timeoutMs) {
+      await queue.stop(timeoutMs);
+      await bus.close();
+    },
+  };
+}

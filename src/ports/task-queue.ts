@@ -1,0 +1,46 @@
+// Where work waits to run: the in-process queue (embedded) and BullMQ (distributed) both implement
+// this. Jobs are small ({swarmId, taskId}); the durable record lives in the database, so a job that
+// runs twice does no harm (handlers are idempotent).
+
+export interface JobPayloads {
+  /** Decide and carry out a swarm's next step. */
+  'swarm.advance': { swarmId: string };
+  /** Run one agent task (an LLM conversation or a command validator). */
+  'agent.run': { swarmId: string; taskId: string };
+  /** Deliver the completion webhook of a swarm. */
+  'webhook.deliver': { swarmId: string; attempt?: number };
+}
+
+export type JobName = keyof JobPayloads;
+
+export type JobHandler<N extends JobName> = (
+  payload: JobPayloads[N],
+  signal: AbortSignal,
+) => Promise<void>;
+
+export interface EnqueueOptions {
+  /** Jobs of one group are served fairly against other groups (the swarm id). */
+  group?: string;
+  delayMs?: number;
+  /** A job with the same id already waiting is not added twice. */
+  jobId?: string;
+}
+
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+}
+
+export interface TaskQueue {
+  enqueue<N extends JobName>(
+    name: N,
+    payload: JobPayloads[N],
+    options?: EnqueueOptions,
+  ): Promise<void>;
+  /** Starts consuming; one handler per job name is required. */
+  start(handlers: { [N in JobName]: JobHandler<N> }): void;
+  counts(): Promise<Record<JobName, QueueCounts>>;
+  /** Stops taking jobs; waits for running ones up to `timeoutMs`, then aborts them. */
+  stop(timeoutMs: number): Promise<void>;
+}

@@ -1,0 +1,146 @@
+// Provider configuration validation and the registry built from it; each kind is built and
+// exercised for real (the HTTP kinds against the fake LLM server, the CLI kind with node -e).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeLlm, type FakeLlm } from '../../test/support/fake-llm.js';
+import { ValidationError } from '../domain/errors.js';
+import { DEFAULT_MODELS, createProviderRegistry, parseProviderConfigs } from './registry.js';
+
+const request = () => ({
+  system: '',
+  messages: [{ role: 'user' as const, content: 'ping' }],
+  maxTokens: 10,
+  signal: new AbortController().signal,
+  timeoutMs: 5_000,
+});
+
+function validationIssues(raw: unknown): Array<{ path: string; message: string }> {
+  try {
+    parseProviderConfigs(raw);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ValidationError);
+    return ((err as ValidationError).details?.issues ?? []) as Array<{
+      path: string;
+      message: string;
+    }>;
+  }
+  throw new Error('expected a validation error');
+}
+
+describe('parseProviderConfigs', () => {
+  it('accepts the three kinds', () => {
+    const configs = parseProviderConfigs([
+      { name: 'anthropic', kind: 'anthropic', apiKey: 'sk-ant', maxRetries: 3 },
+      {
+        name: 'ollama',
+        kind: 'openai',
+        baseUrl: 'http://localhost:11434/v1',
+        defaultModel: 'qwen3',
+      },
+      { name: 'claude-code', kind: 'cli', command: ['claude', '-p', '--output-format', 'json'] },
+    ]);
+    expect(configs.map((c) => c.kind)).toEqual(['anthropic', 'openai', 'cli']);
+  });
+
+  it.each<[string, unknown, string]>([
+    ['an unknown kind', [{ name: 'x', kind: 'gemini', apiKey: 'k' }], 'providers.0.kind'],
+    ['a missing Anthropic key', [{ name: 'x', kind: 'anthropic' }], 'providers.0.apiKey'],
+    ['OpenAI without key or baseUrl', [{ name: 'x', kind: 'openai' }], 'providers.0.apiKey'],
+    [
+      'a custom baseUrl without a model',
+      [{ name: 'x', kind: 'openai', baseUrl: 'http://localhost:8000/v1' }],
+      'providers.0.defaultModel',
+    ],
+    ['an empty command', [{ name: 'x', kind: 'cli', command: [] }], 'providers.0.command'],
+    [
+      'a typo in a field',
+      [{ name: 'x', kind: 'anthropic', apiKey: 'k', maxRetry: 1 }],
+      'providers.0',
+    ],
+    [
+      'a bad URL',
+      [{ name: 'x', kind: 'anthropic', apiKey: 'k', baseUrl: 'nope' }],
+      'providers.0.baseUrl',
+    ],
+    ['a bad name', [{ name: 'has space', kind: 'cli', command: ['x'] }], 'providers.0.name'],
+    [
+      'a duplicate name',
+      [
+        { name: 'x', kind: 'cli', command: ['a'] },
+        { name: 'x', kind: 'cli', command: ['b'] },
+      ],
+      'providers.1.name',
+    ],
+    ['not a list', { name: 'x' }, 'providers'],
+  ])('rejects %s, naming the field', (_label, raw, path) => {
+    expect(validationIssues(raw).map((issue) => issue.path)).toContain(path);
+  });
+});
+
+describe('createProviderRegistry', () => {
+  let fake: FakeLlm;
+  beforeAll(async () => {
+    fake = await startFakeLlm({ apiKey: 'sk-registry' });
+  });
+  afterAll(async () => {
+    await fake.close();
+  });
+
+  const configs = () =>
+    parseProviderConfigs([
+      { name: 'claude', kind: 'anthropic', apiKey: 'sk-registry', baseUrl: fake.url },
+      {
+        name: 'local',
+        kind: 'openai',
+        apiKey: 'sk-registry',
+        baseUrl: `${fake.url}/v1`,
+        defaultModel: 'llama-test',
+      },
+      {
+        name: 'script',
+        kind: 'cli',
+        command: [process.execPath, '-e', 'process.stdout.write("from the cli")'],
+      },
+    ]);
+
+  it('builds each configured provider, the first one being the default', async () => {
+    const registry = createProviderRegistry(configs());
+    expect(registry.defaultName).toBe('claude');
+    expect(registry.list().map((p) => [p.name, p.kind, p.defaultModel])).toEqual([
+      ['claude', 'anthropic', DEFAULT_MODELS.anthropic],
+      ['local', 'openai', 'llama-test'],
+      ['script', 'cli', DEFAULT_MODELS.cli],
+    ]);
+    expect(registry.get().name).toBe('claude');
+
+    fake.reset();
+    expect((await registry.get('claude').complete(request())).text).toBe('echo: ping');
+    expect((await registry.get('local').complete(request())).text).toBe('echo: ping');
+    expect(fake.requests.map((r) => [r.format, r.model])).toEqual([
+      ['anthropic', DEFAULT_MODELS.anthropic],
+      ['openai', 'llama-test'],
+    ]);
+    expect((await registry.get('script').complete(request())).text).toBe('from the cli');
+  });
+
+  it('uses the named default provider', () => {
+    const registry = createProviderRegistry(configs(), 'local');
+    expect(registry.get().name).toBe('local');
+    expect(registry.has('script')).toBe(true);
+    expect(registry.has('gemini')).toBe(false);
+  });
+
+  it('names the configured providers when asked for an unknown one', () => {
+    const registry = createProviderRegistry(configs());
+    expect(() => registry.get('gemini')).toThrow(
+      'unknown LLM provider "gemini"; configured: claude, local, script',
+    );
+    expect(() => createProviderRegistry(configs(), 'gemini')).toThrow(ValidationError);
+  });
+
+  it('reports that nothing is configured', () => {
+    const registry = createProviderRegistry([]);
+    expect(registry.defaultName).toBeUndefined();
+    expect(registry.list()).toEqual([]);
+    expect(() => registry.get()).toThrow('no LLM provider is configured');
+  });
+});

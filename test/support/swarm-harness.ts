@@ -1,0 +1,156 @@
+// Whole swarms over HTTP: the real service (in-process) against the loopback fake LLM, with a
+// small agent library whose system prompts name each agent so a test can script every role.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startFakeLlm, type FakeLlm, type FakeReply, type FakeRequest } from './fake-llm.js';
+import { startTestServer, type TestServer } from './test-server.js';
+
+export const TEST_AGENTS: Record<string, { role: string; provider?: string }> = {
+  'impl-a': { role: 'implementer' },
+  'impl-b': { role: 'implementer' },
+  'val-a': { role: 'validator' },
+  'val-b': { role: 'validator' },
+  'po-agent': { role: 'product-owner' },
+  'coord-agent': { role: 'coordinator' },
+};
+
+/** Which test agent a request was made for (its system prompt says so). */
+export function agentOf(req: FakeRequest): string {
+  return req.system.match(/AGENT=([a-z0-9-]+)/)?.[1] ?? 'unknown';
+}
+
+export function writeAgents(
+  dir: string,
+  extra: Record<string, { role: string; provider?: string; tools?: string }> = {},
+) {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, a] of Object.entries({ ...TEST_AGENTS, ...extra })) {
+    const lines = ['---', `name: ${name}`, `description: test agent ${name}`, `role: ${a.role}`];
+    if (a.provider) lines.push(`provider: ${a.provider}`);
+    if ('tools' in a && a.tools) lines.push(`tools: ${a.tools}`);
+    lines.push('---', `AGENT=${name}. Follow the output contract.`);
+    fs.writeFileSync(path.join(dir, `${name}.md`), lines.join('\n') + '\n');
+  }
+}
+
+export const implementer = (confidence: number, summary = 'implemented'): FakeReply => ({
+  text: `Done.\n{"confidence": ${confidence}, "summary": "${summary}"}`,
+});
+export const validator = (score: number, feedback = 'looks fine'): FakeReply => ({
+  text: `Review.\n{"score": ${score}, "approve": ${score >= 0.9}, "feedback": "${feedback}"}`,
+});
+export const decision = (d: 'PROCEED' | 'ITERATE' | 'ABORT', rationale = 'because'): FakeReply => ({
+  text: `{"decision": "${d}", "rationale": "${rationale}"}`,
+});
+
+export interface SwarmHarness {
+  llm: FakeLlm;
+  server: TestServer;
+  dir: string;
+  submit(
+    body: Record<string, unknown>,
+  ): Promise<{ id: string; status: number; body: Record<string, unknown> }>;
+  /** Follows the SSE stream until swarm.completed; returns the events received. */
+  follow(
+    id: string,
+    lastEventId?: number,
+  ): Promise<Array<{ id: number; event: string; data: Record<string, unknown> }>>;
+  /** Reads the live event stream until an event of `type` arrives. */
+  waitForEvent(
+    id: string,
+    type: string,
+    timeoutMs?: number,
+  ): Promise<{ id: number; event: string; data: Record<string, unknown> }>;
+  get(
+    id: string,
+  ): Promise<
+    Record<string, unknown> & { status: string; iterations: Array<Record<string, unknown>> }
+  >;
+  stop(): Promise<void>;
+}
+
+export async function startSwarmHarness(
+  env: Record<string, string> = {},
+  extraAgents = {},
+): Promise<SwarmHarness> {
+  const llm = await startFakeLlm();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-swarm-'));
+  writeAgents(path.join(dir, 'agents'), extraAgents);
+  const server = await startTestServer({
+    ANTHROPIC_API_KEY: 'test-key',
+    ANTHROPIC_BASE_URL: llm.url,
+    CFN_LLM_MAX_RETRIES: '2',
+    CFN_AGENTS_DIR: path.join(dir, 'agents'),
+    CFN_WORKSPACE_ROOTS: path.join(dir, 'workspaces'),
+    RATE_LIMIT_PER_MINUTE: '0',
+    LOG_LEVEL: 'info',
+    ...env,
+  });
+  const h: SwarmHarness = {
+    llm,
+    server,
+    dir,
+    async submit(body) {
+      const res = await server.fetch('/api/swarms', {
+        method: 'POST',
+        key: server.adminKey,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const json = (await res.json()) as Record<string, unknown>;
+      return { id: String(json.id), status: res.status, body: json };
+    },
+    async follow(id, lastEventId) {
+      const res = await server.fetch(`/api/swarms/${id}/events`, {
+        key: server.adminKey,
+        headers: lastEventId === undefined ? {} : { 'last-event-id': String(lastEventId) },
+      });
+      if (res.status !== 200) throw new Error(`events: HTTP ${res.status}: ${await res.text()}`);
+      return parseSse(await res.text());
+    },
+    async waitForEvent(id, type, timeoutMs = 20_000) {
+      const res = await server.fetch(`/api/swarms/${id}/events`, {
+        key: server.adminKey,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let buffer = '';
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`the stream ended without a ${type} event`);
+          buffer += decoder.decode(value, { stream: true });
+          const hit = parseSse(buffer).find((e) => e.event === type);
+          if (hit) return hit;
+        }
+      } finally {
+        await reader.cancel().catch(() => undefined);
+      }
+    },
+    async get(id) {
+      const res = await server.fetch(`/api/swarms/${id}`, { key: server.adminKey });
+      return (await res.json()) as Awaited<ReturnType<SwarmHarness['get']>>;
+    },
+    async stop() {
+      await server.stop();
+      await llm.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
+
+export function parseSse(text: string) {
+  const out: Array<{ id: number; event: string; data: Record<string, unknown> }> = [];
+  for (const block of text.split('\n\n')) {
+    const lines = block.split('\n');
+    const id = lines.find((l) => l.startsWith('id: '))?.slice(4);
+    const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
+    const data = lines.find((l) => l.startsWith('data: '))?.slice(6);
+    if (id && event && data)
+      out.push({ id: Number(id), event, data: JSON.parse(data) as Record<string, unknown> });
+  }
+  return out;
+}
