@@ -147,7 +147,13 @@ export function loadConfig(
       toolCommands: e.CFN_TOOL_COMMANDS.split(',')
         .map((c) => c.trim())
         .filter(Boolean),
-      commandEnv: { PATH: e.PATH, ...(e.HOME ? { HOME: e.HOME } : {}) },
+      // A HOME outside every workspace (tools write caches there), and no npm update notices.
+      commandEnv: {
+        PATH: e.PATH,
+        HOME: e.HOME ?? path.resolve(cwd, e.CFN_DATA_DIR, 'home'),
+        NO_UPDATE_NOTIFIER: '1',
+        npm_config_update_notifier: 'false',
+      },
     },
   });
 }

@@ -115,9 +115,10 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
       output: {
         score: passed ? 1 : 0,
         approve: passed,
+        // The validator's name (the command) is put in front of this where it is shown.
         feedback: passed
-          ? `\`${task.command}\` passed`
-          : `\`${task.command}\` failed (${r.timedOut ? 'timed out' : `exit ${r.exitCode}`}):\n${tail}`,
+          ? 'passed'
+          : `failed (${r.timedOut ? 'timed out' : `exit ${r.exitCode}`}):\n${tail}`,
         exitCode: r.exitCode,
       },
       tokens: { input: 0, output: 0 },

@@ -165,10 +165,14 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
                   .where(and(eq(agentTasks.swarmId, swarmId), eq(agentTasks.taskId, e.taskId)));
                 break;
               case 'iteration.started':
+                // The row may exist already: the workspace snapshot is saved just before this event.
                 await tx
                   .insert(swarmIterations)
                   .values({ swarmId, iteration: e.iteration, feedback: e.feedback })
-                  .onConflictDoNothing();
+                  .onConflictDoUpdate({
+                    target: [swarmIterations.swarmId, swarmIterations.iteration],
+                    set: { feedback: e.feedback },
+                  });
                 break;
               case 'gate.evaluated':
                 await tx
@@ -361,9 +365,12 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
 
     async saveSnapshot(swarmId, iteration, files) {
       await db
-        .update(swarmIterations)
-        .set({ snapshot: files })
-        .where(and(eq(swarmIterations.swarmId, swarmId), eq(swarmIterations.iteration, iteration)));
+        .insert(swarmIterations)
+        .values({ swarmId, iteration, feedback: [], snapshot: files })
+        .onConflictDoUpdate({
+          target: [swarmIterations.swarmId, swarmIterations.iteration],
+          set: { snapshot: files },
+        });
     },
 
     async loadSnapshot(swarmId, iteration) {
