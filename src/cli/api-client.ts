@@ -41,10 +41,7 @@ export function createApiClient(options: ApiClientOptions) {
         signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
       });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-      throw new CliError(
-        `Cannot reach ${base} (${cause}). Is the service running? Start it with \`cfn start\`, or pass --url.`,
-      );
+      throw unreachableError(base, err);
     }
     const text = await res.text();
     let parsed: unknown = text;
@@ -60,19 +57,36 @@ export function createApiClient(options: ApiClientOptions) {
   async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await request<T>(method, path, body);
     if (res.status >= 200 && res.status < 300) return res.body;
-    const e = (res.body as { error?: { code?: string; message?: string; requestId?: string } })
-      ?.error;
-    const hint =
-      res.status === 401
-        ? ' Pass an API key with --key or the CFN_API_KEY environment variable.'
-        : res.status === 403
-          ? ' Use a key with a higher role.'
-          : '';
-    throw new CliError(
-      `${e?.code ?? `HTTP ${res.status}`}: ${e?.message ?? String(res.body).slice(0, 200)}` +
-        `${e?.requestId ? ` (request id ${e.requestId})` : ''}.${hint}`,
-    );
+    throw httpError(res.status, res.body, Boolean(options.key));
   }
 
-  return { request, call };
+  return { request, call, base, key: options.key, fetch: doFetch };
+}
+
+export type ApiClient = ReturnType<typeof createApiClient>;
+
+/** The error for a request that never got an answer (refused, DNS, timeout). */
+export function unreachableError(base: string, err: unknown): CliError {
+  const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+  return new CliError(
+    `Cannot reach ${base} (${cause}). Is the service running? Start it with \`cfn start\`, or pass --url.`,
+  );
+}
+
+/** The error for a non-2xx answer: the service's code, message and request id, plus what to do. */
+export function httpError(status: number, body: unknown, withKey: boolean): CliError {
+  const e = (body as { error?: { code?: string; message?: string; requestId?: string } } | null)
+    ?.error;
+  const hint =
+    status === 401
+      ? withKey
+        ? ' The API key was rejected (mistyped or revoked?): check --key or CFN_API_KEY.'
+        : ' Pass an API key with --key or the CFN_API_KEY environment variable.'
+      : status === 403
+        ? ' Use a key with a higher role.'
+        : '';
+  return new CliError(
+    `${e?.code ?? `HTTP ${status}`}: ${e?.message ?? String(body).slice(0, 200)}` +
+      `${e?.requestId ? ` (request id ${e.requestId})` : ''}.${hint}`,
+  );
 }

@@ -3,7 +3,10 @@ import { Command, Option } from 'commander';
 import type { ApiKeyService, CreatedKey } from '../ops/api-keys.js';
 import type { ApiKeyRecord } from '../ports/api-key-store.js';
 import { ROLES, type Role } from '../domain/roles.js';
+import { registerAgentCommands } from './agent-commands.js';
 import { CliError, createApiClient } from './api-client.js';
+import { jsonOption, keyOption, urlOption } from './command-kit.js';
+import { registerSwarmCommands, type SwarmCommandDeps } from './swarm-commands.js';
 import { formatTable } from './table.js';
 
 export interface DirectKeys {
@@ -11,15 +14,13 @@ export interface DirectKeys {
   close(): Promise<void>;
 }
 
-export interface CliDeps {
+export interface CliDeps extends SwarmCommandDeps {
   version: string;
   /** Runs the API (and, later, workers) until a signal stops it. */
   start(): Promise<void>;
   migrate(): Promise<{ applied: number; total: number; database: string }>;
   /** Opens the database directly for key management without a running service (recovery). */
   directKeys(): Promise<DirectKeys>;
-  fetch?: typeof fetch;
-  out?: (text: string) => void;
 }
 
 interface KeyView {
@@ -46,21 +47,22 @@ function viewOf(r: ApiKeyRecord, key?: string): KeyView {
   };
 }
 
-const urlOption = () =>
-  new Option('--url <url>', 'base URL of the service')
-    .env('CFN_URL')
-    .default('http://127.0.0.1:3000');
-const keyOption = () =>
-  new Option('--key <key>', 'API key to authenticate with').env('CFN_API_KEY');
-const jsonOption = () => new Option('--json', 'print JSON instead of a table');
-
 export function createProgram(deps: CliDeps): Command {
   const out = deps.out ?? ((t: string) => process.stdout.write(t));
   const program = new Command('cfn')
     .description('Claude Flow Novice: run swarms of AI agents as a durable, observable service.')
     .version(deps.version, '-v, --version')
     .showHelpAfterError('(run with --help for usage)')
-    .showSuggestionAfterError();
+    .showSuggestionAfterError()
+    .addHelpText(
+      'after',
+      `
+Quick start:
+  $ cfn start                                  # run the service (prints an admin key once)
+  $ export CFN_API_KEY=cfn_...                 # that key, for the commands below
+  $ cfn agents list
+  $ cfn run "Add a /health endpoint" --agent coder --validator reviewer`,
+    );
 
   program
     .command('start')
@@ -68,13 +70,15 @@ export function createProgram(deps: CliDeps): Command {
     .addHelpText(
       'after',
       '\nWith no DATABASE_URL the embedded PGlite database under CFN_DATA_DIR is used.\n' +
-        'On first start an admin API key is created and printed once.',
+        'On first start an admin API key is created and printed once.\n\n' +
+        'Example:\n  $ PORT=3000 cfn start',
     )
     .action(async () => deps.start());
 
   program
     .command('migrate')
     .description('apply database migrations (safe to run from several processes at once)')
+    .addHelpText('after', '\nExample:\n  $ DATABASE_URL=postgres://cfn@db/cfn cfn migrate')
     .action(async () => {
       const r = await deps.migrate();
       out(`${r.database}: ${r.applied} migration(s) applied, ${r.total} in total\n`);
@@ -83,6 +87,7 @@ export function createProgram(deps: CliDeps): Command {
   program
     .command('health')
     .description('check a running service; exit 0 only when it is healthy (like curl -f)')
+    .addHelpText('after', '\nExample:\n  $ cfn health --url http://127.0.0.1:3000 --json')
     .addOption(urlOption())
     .addOption(jsonOption())
     .action(async (opts: { url: string; json?: boolean }) => {
@@ -113,7 +118,10 @@ export function createProgram(deps: CliDeps): Command {
       if (res.status !== 200) throw new CliError('', 1);
     });
 
-  const keys = program.command('keys').description('manage API keys (admin)');
+  const keys = program
+    .command('keys')
+    .description('manage API keys (admin)')
+    .addHelpText('after', '\nExample:\n  $ cfn keys create --name ci-bot --role operator');
 
   async function withKeys<T>(
     opts: { url: string; key?: string; direct?: boolean },
@@ -152,6 +160,7 @@ export function createProgram(deps: CliDeps): Command {
   keys
     .command('create')
     .description('create a key; the secret is printed once')
+    .addHelpText('after', '\nExample:\n  $ cfn keys create --name ci-bot --role operator')
     .requiredOption('--name <name>', 'who or what the key is for')
     .addOption(new Option('--role <role>', 'what the key may do').choices(ROLES).default('viewer'))
     .addOption(urlOption())
@@ -186,6 +195,7 @@ export function createProgram(deps: CliDeps): Command {
   keys
     .command('list')
     .description('list keys (secrets are never shown)')
+    .addHelpText('after', '\nExample:\n  $ cfn keys list --all --json')
     .option('--all', 'include revoked keys')
     .addOption(urlOption())
     .addOption(keyOption())
@@ -232,6 +242,7 @@ export function createProgram(deps: CliDeps): Command {
   keys
     .command('revoke')
     .description('revoke a key by id; it stops working at once')
+    .addHelpText('after', '\nExample:\n  $ cfn keys revoke 7d5f3c1e-…  (ids from `cfn keys list`)')
     .argument('<id>', 'the key id (see `cfn keys list`)')
     .addOption(urlOption())
     .addOption(keyOption())
@@ -244,6 +255,9 @@ export function createProgram(deps: CliDeps): Command {
       );
       out(`Revoked key "${k.name}" (${k.id}).\n`);
     });
+
+  registerSwarmCommands(program, deps);
+  registerAgentCommands(program, deps);
 
   return program;
 }
