@@ -134,6 +134,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
     workspace: Workspace | undefined,
     signal: AbortSignal,
     headers: Record<string, string>,
+    spent: { tokens: { input: number; output: number }; costUsd: number },
   ): Promise<TaskOutcome> {
     let provider;
     try {
@@ -149,8 +150,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
       workspace && provider.supportsTools ? deps.workspaces.toolsFor(definition.tools) : [];
     const maxTokens = definition.maxTokens ?? deps.limits.defaultMaxTokens;
     const messages: ChatMessage[] = [{ role: 'user', content: task.prompt ?? spec.objective }];
-    const tokens = { input: 0, output: 0 };
-    let costUsd = 0;
+    const { tokens } = spent;
     let text = '';
 
     for (let round = 0; ; round++) {
@@ -229,7 +229,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
       }
       tokens.input += entry.inputTokens;
       tokens.output += entry.outputTokens;
-      costUsd += entry.costUsd;
+      spent.costUsd += entry.costUsd;
       const response = entry.response as { text: string; toolCalls: ToolCall[] };
       text = response.text;
       if (!response.toolCalls?.length || !tools.length || !workspace) break;
@@ -287,12 +287,11 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
 
     const [schema, what] = schemaFor(task.phase);
     const parsed = parseAgentOutput(text, schema, what);
-    if (!parsed.ok) return { ok: false, reason: parsed.reason, retryable: false, tokens, costUsd };
+    if (!parsed.ok) return { ok: false, reason: parsed.reason, retryable: false, ...spent };
     return {
       ok: true,
       output: { ...(parsed.value as Record<string, unknown>), text: text.slice(-MAX_TEXT) },
-      tokens,
-      costUsd,
+      ...spent,
     };
   }
 
@@ -305,6 +304,8 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
       headers: Record<string, string>,
     ): Promise<TaskOutcome> {
       const zero = { tokens: { input: 0, output: 0 }, costUsd: 0 };
+      // What the task spent before it failed still counts (the calls were made and paid for).
+      const spent = { tokens: { input: 0, output: 0 }, costUsd: 0 };
       try {
         const workspace = spec.workspace ? await deps.workspaces.open(spec.workspace) : undefined;
         if (task.command) {
@@ -320,7 +321,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
         const definition = task.agent ? deps.agents().get(task.agent) : undefined;
         if (!definition)
           return { ok: false, reason: `unknown agent "${task.agent}"`, retryable: false, ...zero };
-        return await runAgent(swarmId, spec, task, definition, workspace, signal, headers);
+        return await runAgent(swarmId, spec, task, definition, workspace, signal, headers, spent);
       } catch (err) {
         if (err instanceof TaskFailure)
           return {
@@ -328,7 +329,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
             reason: err.message,
             retryable: err.retryable,
             ...err.flags,
-            ...zero,
+            ...spent,
           };
         throw err;
       }

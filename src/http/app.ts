@@ -12,6 +12,7 @@ import type { RouteKit } from './route-kit.js';
 import { httpMetrics } from './middleware/http-metrics.js';
 import { apiRateLimit } from './middleware/rate-limit.js';
 import { requestId } from './middleware/request-id.js';
+import { buildOpenApiDocument } from './openapi.js';
 import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
@@ -20,6 +21,7 @@ import { agentRoutes } from './routes/agents.js';
 import { swarmRoutes, type SwarmRoutesDeps } from './routes/swarms.js';
 
 export interface AppDeps {
+  version: string;
   logger: Logger;
   metrics: Metrics;
   health: HealthService;
@@ -60,6 +62,10 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(healthRoutes(deps.health));
   app.use(metricsRoutes(deps.metrics, deps.http.metricsToken));
+  const openapi = buildOpenApiDocument(deps.version);
+  app.get('/api/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
   app.use('/api', kit.auth.authenticate, apiRateLimit({ perMinute: deps.http.rateLimitPerMinute }));
   app.use(keyRoutes(deps.apiKeys, kit));
   app.use(auditRoutes(deps.audit, kit));

@@ -61,6 +61,7 @@ export async function startServer(
 
     const openStreams = new Set<() => void>();
     const app = createApp({
+      version: runtime.build.version,
       logger,
       metrics: runtime.metrics,
       health: runtime.health,

@@ -272,3 +272,57 @@ describe('metrics', () => {
     expect(Number(text.match(/^disk_usage_percent ([\d.e+-]+)$/m)?.[1])).toBeGreaterThan(0);
   });
 });
+
+describe('OpenAPI', () => {
+  it('serves a document generated from the request schemas', async () => {
+    const res = await s.fetch('/api/openapi.json');
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as {
+      openapi: string;
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            requestBody?: {
+              content: {
+                'application/json': {
+                  schema: { required?: string[]; properties: Record<string, unknown> };
+                };
+              };
+            };
+          }
+        >
+      >;
+    };
+    expect(doc.openapi).toBe('3.1.0');
+    const swarmBody =
+      doc.paths['/api/swarms']!.post!.requestBody!.content['application/json'].schema;
+    expect(swarmBody.required).toEqual(['objective']);
+    expect(Object.keys(swarmBody.properties)).toEqual(
+      expect.arrayContaining([
+        'objective',
+        'strategy',
+        'mode',
+        'agents',
+        'validators',
+        'workspace',
+        'budget',
+        'approval',
+        'webhookUrl',
+      ]),
+    );
+    expect(
+      doc.paths['/api/keys']!.post!.requestBody!.content['application/json'].schema.required,
+    ).toEqual(['name', 'role']);
+    for (const p of [
+      '/api/swarms/{id}/events',
+      '/api/swarms/{id}/cancel',
+      '/api/swarms/{id}/decision',
+      '/api/agents',
+      '/health',
+    ]) {
+      expect(doc.paths[p], p).toBeDefined();
+    }
+  });
+});

@@ -150,6 +150,31 @@ describe('workspace runs', () => {
     );
   });
 
+  it('counts the tokens of a task that failed after paid calls', async () => {
+    fs.mkdirSync(path.join(h.dir, 'workspaces', 'partial'), { recursive: true });
+    h.llm.setResponder((req) =>
+      req.messages.at(-1)!.role === 'tool'
+        ? { status: 401, message: 'key revoked mid-task' }
+        : {
+            text: 'writing',
+            toolCalls: [{ name: 'write_file', input: { path: 'a.txt', content: 'a' } }],
+            usage: { inputTokens: 100, outputTokens: 50 },
+          },
+    );
+    const s = await h.submit({
+      objective: 'partial spend',
+      agents: ['impl-a'],
+      validators: [],
+      workspace: 'partial',
+      maxIterations: 1,
+    });
+    await h.follow(s.id);
+    const swarm = await h.get(s.id);
+    const task = (swarm.iterations[0]!.tasks as Array<Record<string, unknown>>)[0]!;
+    expect(task).toMatchObject({ status: 'failed', tokens: { input: 100, output: 50 } });
+    expect(swarm.tokens).toEqual({ input: 100, output: 50 });
+  });
+
   it('refuses a workspace outside the configured roots', async () => {
     const s = await h.submit({
       objective: 'x',

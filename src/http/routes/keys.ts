@@ -8,7 +8,7 @@ import { principalOf } from '../middleware/auth.js';
 import type { RouteKit } from '../route-kit.js';
 import { parseBody, parseQuery } from '../validate.js';
 
-const createKeyBody = z.strictObject({
+export const createKeyBody = z.strictObject({
   name: z.string().trim().min(1).max(100),
   role: z.enum(ROLES),
 });

@@ -1,0 +1,212 @@
+// The OpenAPI 3.1 document of the HTTP API, generated from the same zod schemas that validate
+// requests, so the documentation cannot drift from what the service accepts.
+import { z } from 'zod';
+import { createKeyBody } from './routes/keys.js';
+import { createSwarmBody, decisionBody } from './routes/swarms.js';
+
+type Json = Record<string, unknown>;
+
+const schemaOf = (s: z.ZodType) => {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(s, {
+    io: 'input',
+    unrepresentable: 'any',
+  }) as Json;
+  return rest;
+};
+
+const errorSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message', 'requestId'],
+      properties: {
+        code: { type: 'string', examples: ['VALIDATION_FAILED', 'UNAUTHORIZED', 'NOT_FOUND'] },
+        message: { type: 'string' },
+        requestId: { type: 'string' },
+        details: { type: 'object' },
+      },
+    },
+  },
+};
+
+const errors = (...codes: number[]) =>
+  Object.fromEntries(
+    codes.map((c) => [
+      String(c),
+      {
+        description: 'Error',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      },
+    ]),
+  );
+
+const json = (description: string, schema: Json = { type: 'object' }) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+const body = (s: z.ZodType) => ({
+  required: true,
+  content: { 'application/json': { schema: schemaOf(s) } },
+});
+
+const secured = [{ bearer: [] }];
+const idParam = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', format: 'uuid' },
+};
+
+export function buildOpenApiDocument(version: string): Json {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Claude Flow Novice API',
+      version,
+      description:
+        'Runs swarms of AI agents through the CFN Loop. Every error is {"error":{"code","message","requestId"}}.',
+    },
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API key (cfn keys create)' },
+      },
+      schemas: { Error: errorSchema },
+    },
+    paths: {
+      '/health': {
+        get: {
+          summary: 'Health with dependency checks',
+          responses: { 200: json('Healthy'), 503: json('A check failed') },
+        },
+      },
+      '/health/live': {
+        get: { summary: 'Liveness (process only)', responses: { 200: json('Alive') } },
+      },
+      '/health/ready': {
+        get: {
+          summary: 'Readiness (dependencies, not shutting down)',
+          responses: { 200: json('Ready'), 503: json('Not ready') },
+        },
+      },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus exposition (bearer METRICS_TOKEN when set)',
+          responses: { 200: { description: 'text/plain exposition' }, ...errors(401) },
+        },
+      },
+      '/api/openapi.json': {
+        get: { summary: 'This document', responses: { 200: json('OpenAPI 3.1') } },
+      },
+      '/api/whoami': {
+        get: {
+          summary: 'The calling key (viewer)',
+          security: secured,
+          responses: { 200: json('Key'), ...errors(401) },
+        },
+      },
+      '/api/keys': {
+        get: {
+          summary: 'List keys (admin)',
+          security: secured,
+          responses: { 200: json('Keys'), ...errors(401, 403) },
+        },
+        post: {
+          summary: 'Create a key; the secret is returned once (admin)',
+          security: secured,
+          requestBody: body(createKeyBody),
+          responses: { 201: json('Created'), ...errors(400, 401, 403, 413) },
+        },
+      },
+      '/api/keys/{id}': {
+        delete: {
+          summary: 'Revoke a key (admin)',
+          security: secured,
+          parameters: [idParam],
+          responses: { 200: json('Revoked'), ...errors(401, 403, 404) },
+        },
+      },
+      '/api/audit': {
+        get: {
+          summary: 'Audit log, newest first (admin)',
+          security: secured,
+          responses: { 200: json('Entries'), ...errors(401, 403) },
+        },
+      },
+      '/api/agents': {
+        get: {
+          summary: 'Agent definitions (viewer)',
+          security: secured,
+          responses: { 200: json('Agents'), ...errors(400, 401) },
+        },
+      },
+      '/api/agents/{name}': {
+        get: {
+          summary: 'One agent definition (viewer)',
+          security: secured,
+          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 200: json('Agent'), ...errors(401, 404) },
+        },
+      },
+      '/api/swarms': {
+        get: {
+          summary: 'List swarms, newest first, cursor pagination (viewer)',
+          security: secured,
+          responses: { 200: json('Page'), ...errors(400, 401) },
+        },
+        post: {
+          summary: 'Submit a swarm; persisted before the 202 (operator)',
+          security: secured,
+          requestBody: body(createSwarmBody),
+          responses: { 202: json('Accepted'), ...errors(400, 401, 403, 413, 415, 429) },
+        },
+      },
+      '/api/swarms/{id}': {
+        get: {
+          summary: 'A swarm: state, iterations, tasks, scores, decision, tokens, cost (viewer)',
+          security: secured,
+          parameters: [idParam],
+          responses: { 200: json('Swarm'), ...errors(401, 404) },
+        },
+      },
+      '/api/swarms/{id}/events': {
+        get: {
+          summary: 'Server-Sent Events; replay with Last-Event-ID (viewer)',
+          security: secured,
+          parameters: [
+            idParam,
+            {
+              name: 'Last-Event-ID',
+              in: 'header',
+              required: false,
+              schema: { type: 'integer', minimum: 0 },
+            },
+          ],
+          responses: {
+            200: { description: 'text/event-stream: id = event seq, event = type, data = JSON' },
+            ...errors(400, 401, 404),
+          },
+        },
+      },
+      '/api/swarms/{id}/cancel': {
+        post: {
+          summary: 'Cancel: aborts calls in flight (operator)',
+          security: secured,
+          parameters: [idParam],
+          responses: { 202: json('Cancelling'), ...errors(401, 403, 404, 409) },
+        },
+      },
+      '/api/swarms/{id}/decision': {
+        post: {
+          summary: 'A human product owner decides (operator)',
+          security: secured,
+          parameters: [idParam],
+          requestBody: body(decisionBody),
+          responses: { 200: json('Decided'), ...errors(400, 401, 403, 404, 409) },
+        },
+      },
+    },
+  };
+}
