@@ -117,6 +117,14 @@ export async function createEngineRuntime(
       'no LLM provider configured: swarms are refused until ANTHROPIC_API_KEY, OPENAI_API_KEY/OPENAI_BASE_URL, CFN_CLI_COMMAND or CFN_PROVIDERS_FILE is set',
     );
   }
+  for (const agent of agents.values()) {
+    if (agent.provider && !providers.has(agent.provider)) {
+      logger.warn(
+        { agent: agent.name, provider: agent.provider, source: agent.source },
+        'agent names a provider that is not configured: swarms using it are refused',
+      );
+    }
+  }
   const prices = e.pricesFile
     ? mergePriceTables(
         DEFAULT_PRICES,

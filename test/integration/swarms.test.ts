@@ -23,7 +23,7 @@ function counter() {
 
 let h: SwarmHarness;
 beforeAll(async () => {
-  h = await startSwarmHarness();
+  h = await startSwarmHarness({}, { 'ghost-impl': { role: 'implementer', provider: 'nowhere' } });
 });
 afterAll(async () => {
   await h?.stop();
@@ -291,5 +291,22 @@ describe('CFN Loop paths', () => {
     expect(rest[0]!.id).toBe(5);
     const none = await h.follow(s.id, all.at(-1)!.id);
     expect(none).toEqual([]);
+  });
+});
+
+describe('provider routing', () => {
+  it('warns at start about an agent routed to an unconfigured provider, and refuses swarms using it', async () => {
+    const warning = h.server.logs
+      .lines()
+      .find(
+        (l) =>
+          l.msg === 'agent names a provider that is not configured: swarms using it are refused',
+      );
+    expect(warning).toMatchObject({ agent: 'ghost-impl', provider: 'nowhere' });
+    const s = await h.submit({ objective: 'x', agents: ['ghost-impl'], validators: [] });
+    expect(s.status).toBe(400);
+    expect(JSON.stringify(s.body)).toMatch(
+      /agent ghost-impl: unknown LLM provider \\"nowhere\\"; configured: anthropic/,
+    );
   });
 });
