@@ -81,9 +81,10 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
     task: TaskSpec,
     workspace: Workspace,
     signal: AbortSignal,
+    fresh: boolean,
   ): Promise<TaskOutcome> {
     const key = `${swarmId}/${task.taskId}/command`;
-    let entry = await deps.store.journalGet(key);
+    let entry = fresh ? undefined : await deps.store.journalGet(key);
     if (!entry) {
       const started = Date.now();
       const r = await workspace.runCommand(task.command!, {
@@ -135,6 +136,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
     signal: AbortSignal,
     headers: Record<string, string>,
     spent: { tokens: { input: number; output: number }; costUsd: number },
+    fresh: boolean,
   ): Promise<TaskOutcome> {
     let provider;
     try {
@@ -155,7 +157,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
 
     for (let round = 0; ; round++) {
       const key = `${swarmId}/${task.taskId}/llm/${round}`;
-      let entry: JournalEntry | undefined = await deps.store.journalGet(key);
+      let entry: JournalEntry | undefined = fresh ? undefined : await deps.store.journalGet(key);
       if (!entry) {
         if (signal.aborted) throw new TaskFailure('cancelled', false, { cancelled: true });
         const estimateIn = Math.ceil(
@@ -166,7 +168,9 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
           inputTokens: estimateIn,
           outputTokens: maxTokens,
         });
-        if (!(await deps.store.reserveBudget(swarmId, reserveTokens, reserveUsd))) {
+        const budgeted =
+          spec.budget?.maxTokens !== undefined || spec.budget?.maxCostUsd !== undefined;
+        if (budgeted && !(await deps.store.reserveBudget(swarmId, reserveTokens, reserveUsd))) {
           throw new TaskFailure(
             `budget exceeded: this call could need ${reserveTokens} tokens / $${reserveUsd.toFixed(4)} more than the swarm's budget allows`,
             false,
@@ -224,7 +228,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
             throw new TaskFailure('cancelled during an LLM call', false, { cancelled: true });
           throw err;
         } finally {
-          await deps.store.releaseBudget(swarmId, reserveTokens, reserveUsd);
+          if (budgeted) await deps.store.releaseBudget(swarmId, reserveTokens, reserveUsd);
         }
       }
       tokens.input += entry.inputTokens;
@@ -242,7 +246,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
       messages.push({ role: 'assistant', content: response.text, toolCalls: response.toolCalls });
       for (const call of response.toolCalls) {
         const tkey = `${swarmId}/${task.taskId}/tool/${round}/${call.id}`;
-        let tool = await deps.store.journalGet(tkey);
+        let tool = fresh ? undefined : await deps.store.journalGet(tkey);
         if (!tool) {
           if (signal.aborted) throw new TaskFailure('cancelled', false, { cancelled: true });
           const started = Date.now();
@@ -302,6 +306,8 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
       task: TaskSpec,
       signal: AbortSignal,
       headers: Record<string, string>,
+      /** This attempt never ran before: nothing of it can be in the journal (skip the look-ups). */
+      fresh = false,
     ): Promise<TaskOutcome> {
       const zero = { tokens: { input: 0, output: 0 }, costUsd: 0 };
       // What the task spent before it failed still counts (the calls were made and paid for).
@@ -316,12 +322,22 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
               retryable: false,
               ...zero,
             };
-          return await runCommand(swarmId, spec, task, workspace, signal);
+          return await runCommand(swarmId, spec, task, workspace, signal, fresh);
         }
         const definition = task.agent ? deps.agents().get(task.agent) : undefined;
         if (!definition)
           return { ok: false, reason: `unknown agent "${task.agent}"`, retryable: false, ...zero };
-        return await runAgent(swarmId, spec, task, definition, workspace, signal, headers, spent);
+        return await runAgent(
+          swarmId,
+          spec,
+          task,
+          definition,
+          workspace,
+          signal,
+          headers,
+          spent,
+          fresh,
+        );
       } catch (err) {
         if (err instanceof TaskFailure)
           return {

@@ -274,7 +274,25 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     record,
   });
 
+  /** Tasks executing in this process: a duplicate job for one of them is dropped. */
+  const executing = new Set<string>();
+
   async function runTask(swarmId: string, taskId: string, jobSignal: AbortSignal): Promise<void> {
+    const taskKey = `${swarmId}/${taskId}`;
+    if (executing.has(taskKey)) return;
+    executing.add(taskKey);
+    try {
+      await runTaskOnce(swarmId, taskId, jobSignal);
+    } finally {
+      executing.delete(taskKey);
+    }
+  }
+
+  async function runTaskOnce(
+    swarmId: string,
+    taskId: string,
+    jobSignal: AbortSignal,
+  ): Promise<void> {
     const prepared = await withLock(swarmId, async () => {
       const state = await load(swarmId);
       const task = findTask(state, taskId);
@@ -294,10 +312,10 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
         ]);
         return undefined;
       }
-      if (task.status === 'scheduled') {
+      const fresh = task.status === 'scheduled';
+      if (fresh)
         await commit(swarmId, state, [{ type: 'task.started', taskId, worker: deps.workerId }]);
-      }
-      return { spec: state.spec, task: { ...task } as TaskSpec };
+      return { spec: state.spec, task: { ...task } as TaskSpec, fresh };
     });
     if (prepared) {
       const controller = new AbortController();
@@ -317,6 +335,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
           prepared.task,
           controller.signal,
           headers,
+          prepared.fresh,
         );
         if (jobSignal.aborted && !outcome.ok && outcome.cancelled) {
           // This process is stopping: leave the task open so recovery runs it again.
