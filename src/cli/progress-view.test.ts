@@ -132,23 +132,23 @@ describe('eventLine', () => {
   });
 
   it('gives the reason when a task fails, and says when it will be retried', () => {
+    const failure = (taskId: string) =>
+      ev({
+        type: 'task.failed',
+        taskId,
+        reason: 'anthropic call failed (server): 503',
+        retryable: true,
+        tokens: { input: 0, output: 0 },
+        costUsd: 0,
+      });
     const s = createProgress(ID);
     expect(
-      lineAfter(
-        s,
-        sched('t1', 'implement', { agent: 'impl-a', attempt: 2 }),
-        ev({
-          type: 'task.failed',
-          taskId: 't1',
-          reason: 'anthropic call failed (server): 503',
-          retryable: true,
-          tokens: { input: 0, output: 0 },
-          costUsd: 0,
-        }),
-      ),
-    ).toBe(
-      '  ✗ impl-a (implement, attempt 2) failed: anthropic call failed (server): 503 (will retry)',
-    );
+      lineAfter(s, sched('t1', 'implement', { agent: 'impl-a', attempt: 1 }), failure('t1')),
+    ).toBe('  ✗ impl-a (implement) failed: anthropic call failed (server): 503 (will retry)');
+    // The last attempt (2 by default) is not retried, whatever the error.
+    expect(
+      lineAfter(s, sched('t2', 'implement', { agent: 'impl-a', attempt: 2 }), failure('t2')),
+    ).toBe('  ✗ impl-a (implement, attempt 2) failed: anthropic call failed (server): 503');
   });
 
   it('shows tool calls indented under their task', () => {

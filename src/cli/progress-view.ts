@@ -18,6 +18,8 @@ export interface ProgressState {
   /** Server time (ms) of swarm.completed. */
   endedAt?: number | undefined;
   maxIterations?: number | undefined;
+  /** Attempts per task (from the swarm's spec): a failure of the last one is not retried. */
+  maxAttempts?: number | undefined;
   iteration: number;
   phase?: Phase | undefined;
   awaitingDecision: boolean;
@@ -51,6 +53,7 @@ export function applyProgress(s: ProgressState, ev: StreamEvent): void {
     case 'swarm.created':
       s.startedAt = Date.parse(ev.at);
       s.maxIterations = ev.spec.maxIterations;
+      s.maxAttempts = ev.spec.maxAttempts;
       return;
     case 'iteration.started':
       s.iteration = ev.iteration;
@@ -189,7 +192,9 @@ export function eventLine(ev: StreamEvent, s: ProgressState): string | undefined
     case 'task.failed':
       return (
         `  ✗ ${actor(s.tasks.get(ev.taskId))} failed: ${truncate(ev.reason, 120)}` +
-        (ev.retryable ? ' (will retry)' : '')
+        (ev.retryable && (s.tasks.get(ev.taskId)?.attempt ?? 1) < (s.maxAttempts ?? 2)
+          ? ' (will retry)'
+          : '')
       );
     case 'tool.called':
       return `    ${ev.ok ? '·' : '!'} ${ev.tool}: ${truncate(ev.summary, 80)}`;

@@ -94,8 +94,16 @@ export function registerSwarmCommands(program: Command, deps: SwarmCommandDeps):
         .choices(MODES)
         .default('standard'),
     )
-    .option('--agent <name>', 'an implementer (repeatable; default: coder)', collect)
-    .option('--validator <agent>', 'a validator agent (repeatable; default: reviewer)', collect)
+    .option(
+      '--agent <name>',
+      'an implementer (repeatable; default: coder, or coder and tester for hierarchical)',
+      collect,
+    )
+    .option(
+      '--validator <agent>',
+      'a validator agent (repeatable; default: reviewer for cfn-loop, none otherwise)',
+      collect,
+    )
     .option(
       '--validator-cmd <command>',
       'a command validator run in the workspace, e.g. "npm test" (repeatable)',

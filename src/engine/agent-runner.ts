@@ -3,6 +3,7 @@
 // task replayed after a crash reuses them instead of paying for them again.
 import { createHash } from 'node:crypto';
 import type { AgentDefinition } from '../domain/agent-definition.js';
+import { resolveModel } from '../domain/model-alias.js';
 import {
   coordinatorOutput,
   decisionOutput,
@@ -28,6 +29,7 @@ export type TaskOutcome =
       output: Record<string, unknown>;
       tokens: { input: number; output: number };
       costUsd: number;
+      held?: Spent['held'];
     }
   | {
       ok: false;
@@ -37,6 +39,7 @@ export type TaskOutcome =
       cancelled?: boolean;
       tokens: { input: number; output: number };
       costUsd: number;
+      held?: Spent['held'];
     };
 
 export interface AgentRunnerDeps {
@@ -49,6 +52,13 @@ export interface AgentRunnerDeps {
   observer?: EngineObserver;
   /** Facts worth an event while the task runs (tool calls). */
   record: (swarmId: string, events: SwarmEvent[]) => Promise<void>;
+}
+
+/** What a task spent; `held` is budget reserved for its finished calls, released after its event. */
+export interface Spent {
+  tokens: { input: number; output: number };
+  costUsd: number;
+  held: { tokens: number; usd: number };
 }
 
 class TaskFailure extends Error {
@@ -135,7 +145,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
     workspace: Workspace | undefined,
     signal: AbortSignal,
     headers: Record<string, string>,
-    spent: { tokens: { input: number; output: number }; costUsd: number },
+    spent: Spent,
     fresh: boolean,
   ): Promise<TaskOutcome> {
     let provider;
@@ -144,10 +154,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
     } catch (err) {
       throw new TaskFailure((err as Error).message, false);
     }
-    const model =
-      definition.model && definition.model !== 'inherit' && provider.kind !== 'cli'
-        ? definition.model
-        : provider.defaultModel;
+    const model = resolveModel(definition.model, provider);
     const tools =
       workspace && provider.supportsTools ? deps.workspaces.toolsFor(definition.tools) : [];
     const maxTokens = definition.maxTokens ?? deps.limits.defaultMaxTokens;
@@ -214,6 +221,13 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
           };
           await deps.store.journalPut(entry);
           deps.observer?.llmCall?.(provider.name, entry.model ?? model, res.usage, cost);
+          if (budgeted) {
+            // Until the task's event adds this usage to the swarm's totals, it stays reserved.
+            const used = res.usage.inputTokens + res.usage.outputTokens;
+            await deps.store.holdBudget(swarmId, used, cost);
+            spent.held.tokens += used;
+            spent.held.usd += cost;
+          }
         } catch (err) {
           if (err instanceof ProviderError) {
             if (err.kind === 'aborted' || signal.aborted)
@@ -311,7 +325,11 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
     ): Promise<TaskOutcome> {
       const zero = { tokens: { input: 0, output: 0 }, costUsd: 0 };
       // What the task spent before it failed still counts (the calls were made and paid for).
-      const spent = { tokens: { input: 0, output: 0 }, costUsd: 0 };
+      const spent: Spent = {
+        tokens: { input: 0, output: 0 },
+        costUsd: 0,
+        held: { tokens: 0, usd: 0 },
+      };
       try {
         const workspace = spec.workspace ? await deps.workspaces.open(spec.workspace) : undefined;
         if (task.command) {

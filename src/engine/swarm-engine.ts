@@ -64,6 +64,7 @@ export interface SwarmEngine {
 }
 
 const MAX_STEPS_PER_ADVANCE = 500;
+const WEBHOOK_ATTEMPTS = 6;
 
 export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
   const { store, queue, bus, logger } = deps;
@@ -360,6 +361,10 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
               costUsd: outcome.costUsd,
             };
         await record(swarmId, [event]);
+        // The event put this usage into the swarm's totals: it need not stay reserved.
+        if (outcome.held && (outcome.held.tokens || outcome.held.usd)) {
+          await store.releaseBudget(swarmId, outcome.held.tokens, outcome.held.usd);
+        }
         deps.observer?.taskFinished?.(
           prepared.task.agent ?? 'command',
           outcome.ok ? 'succeeded' : 'failed',
@@ -458,6 +463,15 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
 
     async recover() {
       const ids = await store.unfinished();
+      // No call of these swarms is in flight any more: what they had reserved is free again.
+      await store.clearReservations(ids);
+      for (const id of await store.pendingWebhooks(WEBHOOK_ATTEMPTS)) {
+        await queue.enqueue(
+          'webhook.deliver',
+          { swarmId: id },
+          { group: id, jobId: `webhook:${id}` },
+        );
+      }
       for (const id of ids) {
         const state = await withLock(id, () => load(id));
         for (const t of activeTasks(state)) await enqueueTask(id, t.taskId);
@@ -477,6 +491,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
         transport: deps.webhooks.transport,
         secret: deps.webhooks.secret,
         logger,
+        maxAttempts: WEBHOOK_ATTEMPTS,
         ...(deps.webhooks.baseDelayMs !== undefined
           ? { baseDelayMs: deps.webhooks.baseDelayMs }
           : {}),

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/load-config.js';
 import { createApp } from '../http/app.js';
+import { confineWorkspace } from './confine-workspace.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
 
 export interface RunningServer {
@@ -78,6 +79,7 @@ export async function startServer(
               workspaceRoots: config.engine.workspaceRoots,
               commandTimeoutMs: config.engine.commandTimeoutMs,
               webhooksEnabled: config.engine.webhookSecret !== undefined,
+              confineWorkspace,
               openStreams,
             },
           }

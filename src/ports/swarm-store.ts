@@ -131,6 +131,12 @@ export interface SwarmStore {
   /** Reserves budget for a call; false when it would exceed the swarm's limits. */
   reserveBudget(swarmId: string, tokens: number, usd: number): Promise<boolean>;
   releaseBudget(swarmId: string, tokens: number, usd: number): Promise<void>;
+  /** Adds to the reservation unconditionally: usage of finished calls not yet in the swarm's totals. */
+  holdBudget(swarmId: string, tokens: number, usd: number): Promise<void>;
+  /** Drops every reservation of these swarms (no call of theirs is in flight after a restart). */
+  clearReservations(swarmIds: string[]): Promise<void>;
+  /** Finished swarms with a webhook whose delivery neither succeeded nor gave up. */
+  pendingWebhooks(maxAttempts: number): Promise<string[]>;
 
   journalGet(key: string): Promise<JournalEntry | undefined>;
   /** Records a completed effect; a second put of the same key keeps the first. */

@@ -3,7 +3,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { sql } from 'drizzle-orm';
 import { afterAll, expect, it } from 'vitest';
+import { openDatabase, queryRows } from '../../src/adapters/db/database.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { spawnCli, type RunningCli } from '../support/cli.js';
 import { startFakeLlm, type FakeLlm } from '../support/fake-llm.js';
 import {
@@ -61,6 +64,7 @@ it('resumes a swarm after SIGKILL without repeating a completed LLM call', async
       objective: 'survive a crash',
       agents: ['impl-a', 'impl-b'],
       validators: ['val-a'],
+      budget: { maxTokens: 1_000_000 },
     }),
   });
   expect(res.status).toBe(202);
@@ -96,4 +100,21 @@ it('resumes a swarm after SIGKILL without repeating a completed LLM call', async
 
   second.proc.child.kill('SIGTERM');
   expect(await second.proc.exited).toEqual({ code: 0, signal: null });
+
+  // The reservation of the call in flight at the crash did not leak into the budget.
+  const db = await openDatabase({
+    dataDir: env.CFN_DATA_DIR,
+    logger: createLogger({ level: 'silent', version: 'test' }),
+  });
+  try {
+    const [row] = await queryRows<{ reserved_tokens: string; input_tokens: string }>(
+      db.db,
+      sql`select reserved_tokens, input_tokens from swarms where id = ${id}`,
+    );
+    console.log('RESERVED', JSON.stringify(row));
+    expect(Number(row!.reserved_tokens)).toBe(0);
+    expect(Number(row!.input_tokens)).toBeGreaterThan(0);
+  } finally {
+    await db.close();
+  }
 });

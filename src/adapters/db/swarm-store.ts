@@ -337,6 +337,36 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
         .where(eq(swarms.id, swarmId));
     },
 
+    async holdBudget(swarmId, tokens, usd) {
+      await db
+        .update(swarms)
+        .set({
+          reservedTokens: sql`${swarms.reservedTokens} + ${tokens}`,
+          reservedUsd: sql`${swarms.reservedUsd} + ${usd}`,
+        })
+        .where(eq(swarms.id, swarmId));
+    },
+
+    async clearReservations(swarmIds) {
+      if (!swarmIds.length) return;
+      await db
+        .update(swarms)
+        .set({ reservedTokens: 0, reservedUsd: 0 })
+        .where(inArray(swarms.id, swarmIds));
+    },
+
+    async pendingWebhooks(maxAttempts) {
+      const rows = await queryRows<{ id: string }>(
+        db,
+        sql`select s.id from swarms s
+            where s.completed_at is not null and s.spec->>'webhookUrl' is not null
+              and not exists (select 1 from webhook_deliveries d
+                              where d.swarm_id = s.id and (d.error is null or d.attempt >= ${maxAttempts}))
+            order by s.completed_at`,
+      );
+      return rows.map((r) => r.id);
+    },
+
     async journalGet(key) {
       const [r] = await db.select().from(agentCalls).where(eq(agentCalls.key, key)).limit(1);
       if (!r) return undefined;

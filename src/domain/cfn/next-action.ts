@@ -350,6 +350,7 @@ export function nextAction(state: SwarmState): Action {
           prompt: () =>
             productOwnerPrompt(spec, {
               iteration: it.n,
+              implementers: implementerResults(it, slotAgents),
               maxIterations: spec.maxIterations,
               gate: it.gate,
               consensus: it.consensus,

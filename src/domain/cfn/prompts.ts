@@ -27,8 +27,9 @@ export function implementerPrompt(spec: SwarmSpec, ctx: ImplementerContext): str
     parts.push(
       section(
         'Workspace',
-        'You work in the swarm workspace through the tools read_file, write_file, list_files and ' +
-          'run_command; paths are relative to it. Put your deliverable in files there.',
+        'You work in the swarm workspace (your working directory). When the tools read_file, ' +
+          'write_file, list_files and run_command are offered, use them; paths are relative to the ' +
+          'workspace. Put your deliverable in files there.',
       ),
     );
   }
@@ -100,6 +101,7 @@ export function validatorPrompt(
 
 export interface DecisionContext {
   iteration: number;
+  implementers: ImplementerResult[];
   maxIterations: number;
   gate?: { score: number; threshold: number; passed: boolean } | undefined;
   consensus?: { score: number; threshold: number; passed: boolean } | undefined;
@@ -114,6 +116,16 @@ export function productOwnerPrompt(spec: SwarmSpec, ctx: DecisionContext): strin
   return [
     section('Objective', spec.objective),
     section('Iteration', `${ctx.iteration} of at most ${ctx.maxIterations}`),
+    section(
+      "Implementers' results",
+      ctx.implementers
+        .map((r) =>
+          r.ok
+            ? `- ${r.agent} (confidence ${r.confidence ?? '?'}): ${r.summary}`
+            : `- ${r.agent} failed: ${r.summary}`,
+        )
+        .join('\n') || '(none)',
+    ),
     section('Confidence gate', fmt(ctx.gate)),
     section('Validator consensus', fmt(ctx.consensus)),
     section(

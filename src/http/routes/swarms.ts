@@ -28,6 +28,11 @@ export interface SwarmRoutesDeps {
   /** Completion webhooks need CFN_WEBHOOK_SECRET to sign them. */
   webhooksEnabled: boolean;
   sseHeartbeatMs?: number;
+  /**
+   * The real path of a workspace inside the roots (symlinks resolved), or throws saying why not.
+   * Given by src/main (it touches the filesystem).
+   */
+  confineWorkspace: (resolved: string, roots: readonly string[]) => string;
   /** Open event streams register here; shutdown ends them so the server can close. */
   openStreams?: Set<() => void>;
 }
