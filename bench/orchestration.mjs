@@ -1,0 +1,1194 @@
+// Orchestration throughput and overhead: the real service (a child process) against LangGraph (a
+// StateGraph per swarm, in its own child process), both driving the same fake LLM (a third
+// process) that answers instantly with valid contract replies. See bench/README.md.
+//
+// Usage: npm run build && node bench/orchestration.mjs [--quick] [--pg postgres://…/db]
+//          [--max-agents 64] [--only cfn|langgraph] [--workload a|b] [--cpu-prof]
+//          [--count-queries] [--service-env K=V]… [--no-wait-idle]
+//
+// --pg: the database in the URL is only the maintenance connection; every run gets a scratch
+// database created next to it (<db>_<run>) and dropped at the end, so each run starts empty.
+// --cpu-prof: the service child of workload (b) runs with --cpu-prof (bench/results/prof/).
+// --count-queries: the PostgreSQL service goes through a counting proxy (diagnostic only).
+// --service-env K=V: extra service configuration for experiments, e.g. DATABASE_POOL_MAX=40.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const BIN = path.join(ROOT, 'dist/main/bin.js');
+const FAKE = path.join(ROOT, 'test/support/fake-llm-main.mjs');
+const SELF = fileURLToPath(import.meta.url);
+const ADMIN_KEY = 'cfn_bench_orchestration_admin_key_0123456789';
+const MODEL = 'claude-bench';
+const MAX_TOKENS = 4096;
+const OBJECTIVE = (w, i) => `Benchmark ${w} swarm ${i}: implement the requested feature.`;
+const WARMUP_OBJECTIVE = 'zqwarm xqprime';
+
+// ---- small shared helpers ---------------------------------------------------------------------
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function pct(xs, p) {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+const median = (xs) => pct(xs, 50);
+function procStatus(pid, field) {
+  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`${field}:\\s+(\\d+)`));
+  return m ? Number(m[1]) / 1024 : NaN; // MiB
+}
+/** utime + stime (or only stime) of a process, in ms (clock ticks are 10 ms on Linux). */
+function procCpuMs(pid, onlySystem = false) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((onlySystem ? 0 : Number(f[11])) + Number(f[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+/**
+ * CPU of the PostgreSQL server processes doing this run's work: the backends connected to `db`
+ * plus the WAL writer, checkpointer and background writer (shared with anything else on the
+ * server). Backends that exited in between are not counted.
+ */
+function pgCpuMs(db) {
+  const out = { backends: 0, background: 0 };
+  if (!db) return out;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmd;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') continue;
+      cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue;
+    }
+    if (db && cmd.includes(` ${db} `)) out.backends += procCpuMs(Number(entry));
+    else if (/walwriter|checkpointer|background writer/.test(cmd))
+      out.background += procCpuMs(Number(entry));
+  }
+  return out;
+}
+const pgCpuDelta = (a, b) => b.backends - a.backends + (b.background - a.background);
+/** Busy CPU time of the whole machine (all cores), in ms. */
+function machineBusyMs() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1);
+  const [user, nice, system, , , irq, softirq, steal] = f.map(Number);
+  return (user + nice + system + irq + softirq + steal) * 10;
+}
+/** CPU counters for one measured window: the orchestrator, the fake LLM, PostgreSQL, the machine. */
+function cpuSnapshot(pid, fakePid, pgDb) {
+  const own = process.cpuUsage();
+  return {
+    proc: procCpuMs(pid),
+    procSys: procCpuMs(pid, true),
+    fake: procCpuMs(fakePid),
+    pg: pgCpuMs(pgDb),
+    self: pid === process.pid ? 0 : (own.user + own.system) / 1000, // the child measures itself
+    machine: machineBusyMs(),
+  };
+}
+function cpuDelta(a, b, wallMs) {
+  const proc = b.proc - a.proc;
+  const procSys = b.procSys - a.procSys;
+  const fake = b.fake - a.fake;
+  const pg = pgCpuDelta(a.pg, b.pg);
+  const self = b.self - a.self;
+  const machine = b.machine - a.machine;
+  return {
+    proc,
+    procSys,
+    fake,
+    pg,
+    self,
+    foreignCores: Math.max(0, machine - proc - fake - pg - self) / wallMs,
+  };
+}
+const dbNameOf = (url) => decodeURIComponent(new URL(url).pathname.slice(1));
+function withDb(url, db) {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+async function pgStats(url) {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const { rows } = await c.query(
+      `select xact_commit::bigint as xact, tup_inserted::bigint as ins, tup_updated::bigint as upd,
+              tup_fetched::bigint as fetched from pg_stat_database where datname = current_database()`,
+    );
+    return Object.fromEntries(Object.entries(rows[0]).map(([k, v]) => [k, Number(v)]));
+  } finally {
+    await c.end();
+  }
+}
+async function adminQuery(url, sqlText) {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(sqlText);
+  } finally {
+    await c.end();
+  }
+}
+/** The LLM-call durations the service journaled (ms, around the SDK call), by swarm/task. */
+async function journalDurations(dbUrl, dataDir) {
+  const sqlText = `select swarm_id::text as s, task_id as t, duration_ms as d from agent_calls where kind = 'llm'`;
+  let rows;
+  if (dbUrl) {
+    const { default: pg } = await import('pg');
+    const c = new pg.Client({ connectionString: dbUrl });
+    await c.connect();
+    rows = (await c.query(sqlText)).rows;
+    await c.end();
+  } else {
+    const { PGlite } = await import('@electric-sql/pglite');
+    const db = await PGlite.create(path.join(dataDir, 'pglite'));
+    rows = (await db.query(sqlText)).rows;
+    await db.close();
+  }
+  return new Map(rows.map((r) => [`${r.s}/${r.t}`, Number(r.d)]));
+}
+async function freshDb(adminUrl, name) {
+  await adminQuery(adminUrl, `drop database if exists "${name}" with (force)`);
+  await adminQuery(adminUrl, `create database "${name}"`);
+  return withDb(adminUrl, name);
+}
+
+/** The implementer prompt the service builds (src/domain/cfn/prompts.ts), for the LangGraph side. */
+function implementerText(objective, iteration, maxIterations, feedback) {
+  const parts = [`## Objective\n${objective}\n`];
+  parts.push(`## Iteration\nThis is iteration ${iteration} of at most ${maxIterations}.\n`);
+  if (feedback.length) {
+    parts.push(
+      `## Feedback from the previous iteration (address every point)\n${feedback.map((f) => `- ${f}`).join('\n')}\n`,
+    );
+  }
+  parts.push(
+    'End your answer with one JSON object: {"confidence": <0..1>, "summary": "<what you did>", "files": [<paths>]}',
+  );
+  return parts.join('\n');
+}
+function validatorText(objective, iteration, results) {
+  return [
+    `## Objective\n${objective}\n`,
+    `## Iteration\n${iteration}\n`,
+    `## Implementers' results\n${results.map((r) => `### ${r.agent} (confidence ${r.confidence})\n${r.summary}`).join('\n\n')}\n`,
+    'Review the work against the objective. End with one JSON object: ' +
+      '{"score": <0..1>, "approve": <true|false>, "feedback": "<specific, actionable>"}',
+  ].join('\n');
+}
+const systemPrompt = (agent) => `AGENT=${agent}. Follow the output contract.`;
+function lastJson(text) {
+  const i = text.lastIndexOf('{');
+  return JSON.parse(text.slice(i, text.indexOf('}', i) + 1));
+}
+/** Connection-level retries of callFake (the SDK in the service retries these too). */
+let fakeRetries = 0;
+/** One plain-fetch Anthropic Messages call, the same request shape the SDK sends. */
+async function callFake(url, agent, text) {
+  const init = {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-api-key': 'x',
+      'anthropic-version': '2023-06-01',
+    },
+    body: JSON.stringify({
+      model: MODEL,
+      max_tokens: MAX_TOKENS,
+      system: systemPrompt(agent),
+      messages: [{ role: 'user', content: text }],
+    }),
+  };
+  let res;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      res = await fetch(`${url}/v1/messages`, init);
+      break;
+    } catch (err) {
+      // A kept-alive socket the server closed meanwhile ("other side closed"): retry, like the SDK.
+      if (attempt >= 3) throw err;
+      fakeRetries++;
+    }
+  }
+  const body = await res.json();
+  if (res.status !== 200) throw new Error(`fake LLM: HTTP ${res.status}`);
+  return lastJson(body.content.map((c) => c.text ?? '').join(''));
+}
+
+// ---- workloads ----------------------------------------------------------------------------------
+
+const quick = process.argv.includes('--quick');
+const arg = (name) =>
+  process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined;
+const WORKLOADS = quick
+  ? {
+      a: { name: 'a', swarms: 1, agents: 20, iterations: 5, passAt: 0, prefix: 'impl-long-' },
+      b: { name: 'b', swarms: 10, agents: 10, iterations: 3, passAt: 3, prefix: 'impl-' },
+    }
+  : {
+      a: { name: 'a', swarms: 1, agents: 20, iterations: 50, passAt: 0, prefix: 'impl-long-' },
+      b: { name: 'b', swarms: 100, agents: 10, iterations: 3, passAt: 3, prefix: 'impl-' },
+    };
+const agentNames = (wl) =>
+  Array.from({ length: wl.agents }, (_, i) => `${wl.prefix}${String(i).padStart(2, '0')}`);
+/** LLM calls a workload makes: every implementer each iteration, plus the validator when it passes. */
+const expectedTasks = (wl) => wl.swarms * (wl.agents * wl.iterations + (wl.passAt ? 1 : 0));
+const describe = (wl) =>
+  wl.passAt
+    ? `${wl.swarms} swarms × (${wl.agents} implementers × ${wl.iterations} iterations + 1 validator)`
+    : `${wl.swarms} swarm × ${wl.agents} implementers × ${wl.iterations} iterations (gate always fails)`;
+
+// ---- LangGraph child ---------------------------------------------------------------------------
+
+async function langGraphChild(cfg) {
+  // LangGraph adds one abort listener per parallel task to a shared signal: not a leak.
+  const { EventEmitter } = await import('node:events');
+  EventEmitter.defaultMaxListeners = 0;
+  const { Annotation, StateGraph, Send, START, END, MemorySaver } =
+    await import('@langchain/langgraph');
+  const wl = cfg.wl;
+  const tasks = [];
+  let calls = 0;
+  const last = (_a, b) => b;
+  const State = Annotation.Root({
+    objective: Annotation({ reducer: last, default: () => '' }),
+    iteration: Annotation({ reducer: last, default: () => 0 }),
+    feedback: Annotation({ reducer: last, default: () => [] }),
+    results: Annotation({
+      reducer: (a, b) => (b === null ? [] : a.concat(b)),
+      default: () => [],
+    }),
+    gateResult: Annotation({ reducer: last, default: () => null }),
+    consensusResult: Annotation({ reducer: last, default: () => null }),
+    status: Annotation({ reducer: last, default: () => 'running' }),
+  });
+  const agents = agentNames(wl);
+  const GATE = 0.7; // mvp
+  const CONSENSUS = 0.8;
+
+  async function timed(kind, iteration, agent, fn) {
+    const start = performance.now();
+    const out = await fn();
+    calls++;
+    tasks.push({ kind, iteration, start, end: performance.now() });
+    void agent;
+    return out;
+  }
+
+  const graph = new StateGraph(State)
+    .addNode('plan', (s) => ({ iteration: s.iteration + 1, results: null, gateResult: null }))
+    .addNode('implementer', async (input) => {
+      const out = await timed('implement', input.iteration, input.agent, () =>
+        callFake(
+          cfg.fakeUrl,
+          input.agent,
+          implementerText(input.objective, input.iteration, wl.iterations, input.feedback),
+        ),
+      );
+      return {
+        results: [{ agent: input.agent, confidence: Number(out.confidence), summary: out.summary }],
+      };
+    })
+    .addNode('gate', (s) => {
+      const score = s.results.reduce((a, r) => a + r.confidence, 0) / s.results.length;
+      const passed = score >= GATE;
+      const feedback = passed
+        ? []
+        : [
+            `Confidence gate failed: mean confidence ${score.toFixed(3)} is below ${GATE}.`,
+            ...s.results
+              .filter((r) => r.confidence < GATE)
+              .map((r) => `${r.agent} reported confidence ${r.confidence}: ${r.summary}`),
+          ];
+      return { gateResult: { score, passed }, feedback };
+    })
+    .addNode('validator', async (s) => {
+      const out = await timed('validate', s.iteration, 'val', () =>
+        callFake(cfg.fakeUrl, 'val', validatorText(s.objective, s.iteration, s.results)),
+      );
+      const score = Number(out.score);
+      return {
+        consensusResult: { score, passed: score >= CONSENSUS },
+        feedback: score >= CONSENSUS ? [] : [`val: ${out.feedback}`],
+      };
+    })
+    .addNode('finish', (s) => ({ status: s.consensusResult?.passed ? 'completed' : 'exhausted' }))
+    .addEdge(START, 'plan')
+    .addConditionalEdges('plan', (s) =>
+      agents.map(
+        (agent) =>
+          new Send('implementer', {
+            agent,
+            iteration: s.iteration,
+            objective: s.objective,
+            feedback: s.feedback,
+          }),
+      ),
+    )
+    .addEdge('implementer', 'gate')
+    .addConditionalEdges('gate', (s) =>
+      s.gateResult.passed ? 'validator' : s.iteration < wl.iterations ? 'plan' : 'finish',
+    )
+    .addConditionalEdges('validator', (s) =>
+      s.consensusResult.passed || s.iteration >= wl.iterations ? 'finish' : 'plan',
+    )
+    .addEdge('finish', END);
+
+  let checkpointer;
+  let pgDb;
+  if (cfg.saver === 'postgres') {
+    const { PostgresSaver } = await import('@langchain/langgraph-checkpoint-postgres');
+    checkpointer = PostgresSaver.fromConnString(cfg.pgUrl);
+    await checkpointer.setup();
+    pgDb = dbNameOf(cfg.pgUrl);
+  } else if (cfg.saver === 'memory') {
+    checkpointer = new MemorySaver();
+  }
+  const app = graph.compile(checkpointer ? { checkpointer } : {});
+  const invoke = (objective, thread) =>
+    app.invoke(
+      { objective },
+      {
+        recursionLimit: 10_000,
+        ...(cfg.durability ? { durability: cfg.durability } : {}),
+        configurable: { thread_id: thread },
+      },
+    );
+
+  // Warm-up (JIT, connection pools), the same as the service's warm-up swarm: not measured.
+  {
+    const saved = { ...wl };
+    Object.assign(wl, { iterations: 3, passAt: 3 });
+    await invoke(WARMUP_OBJECTIVE, `warmup-${process.pid}`);
+    Object.assign(wl, saved);
+  }
+  tasks.length = 0;
+  calls = 0;
+  fakeRetries = 0;
+  const idleRss = procStatus(process.pid, 'VmRSS');
+  const pgStart = cfg.saver === 'postgres' ? await pgStats(cfg.pgUrl) : undefined;
+  await sleep(200);
+  const cpu0 = cpuSnapshot(process.pid, cfg.fakePid, pgDb);
+  const eld = monitorEventLoopDelay({ resolution: 10 });
+  eld.enable();
+  const t0 = performance.now();
+  const finals = await Promise.all(
+    Array.from({ length: wl.swarms }, (_, i) => invoke(OBJECTIVE(wl.name, i), `s-${i}`)),
+  );
+  const wallMs = performance.now() - t0;
+  eld.disable();
+  const cpu = cpuDelta(cpu0, cpuSnapshot(process.pid, cfg.fakePid, pgDb), wallMs);
+  const statuses = {};
+  for (const f of finals) statuses[f.status] = (statuses[f.status] ?? 0) + 1;
+
+  // The orchestration latency between rounds of workload (a): the last implementer of an
+  // iteration ending -> the first implementer of the next one starting.
+  const gaps = [];
+  if (wl.swarms === 1) {
+    const byIt = new Map();
+    for (const t of tasks.filter((x) => x.kind === 'implement')) {
+      const it = byIt.get(t.iteration) ?? { first: Infinity, last: 0 };
+      it.first = Math.min(it.first, t.start);
+      it.last = Math.max(it.last, t.end);
+      byIt.set(t.iteration, it);
+    }
+    for (let i = 1; byIt.has(i + 1); i++) gaps.push(byIt.get(i + 1).first - byIt.get(i).last);
+  }
+  let pgEnd;
+  if (checkpointer && cfg.saver === 'postgres') {
+    await checkpointer.end();
+    await sleep(100);
+    pgEnd = await pgStats(cfg.pgUrl);
+  }
+  return {
+    tasks: calls,
+    retries: fakeRetries,
+    wallMs,
+    statuses,
+    durations: tasks.map((t) => t.end - t.start),
+    gaps,
+    cpu,
+    pgXacts: pgEnd && pgStart ? pgEnd.xact - pgStart.xact : undefined,
+    pgRows: pgEnd && pgStart ? pgEnd.ins - pgStart.ins + (pgEnd.upd - pgStart.upd) : undefined,
+    idleRssMb: idleRss,
+    peakRssMb: procStatus(process.pid, 'VmHWM'),
+    eldP99Ms: eld.percentile(99) / 1e6,
+    eldMaxMs: eld.max / 1e6,
+  };
+}
+
+if (process.argv[2] === '--langgraph-child') {
+  const cfg = JSON.parse(process.argv[3]);
+  const out = await langGraphChild(cfg);
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+  process.exit(0);
+}
+
+// ---- parent: processes ------------------------------------------------------------------------
+
+const children = new Set();
+function track(child) {
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+function killChildren() {
+  for (const c of children) c.kill('SIGKILL');
+}
+process.on('exit', killChildren);
+for (const s of ['SIGINT', 'SIGTERM'])
+  process.on(s, () => {
+    killChildren();
+    process.exit(130);
+  });
+
+function startFake(rulesFile) {
+  const child = track(
+    spawn(process.execPath, [FAKE, '0'], {
+      env: { PATH: process.env.PATH, FAKE_LLM_RULES: rulesFile },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      buf += d;
+      const line = buf.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve({ child, url: JSON.parse(line).url });
+    });
+    child.on('exit', (c) => reject(new Error(`fake LLM exited ${c}`)));
+  });
+}
+const fakeCount = async (url) => (await (await fetch(`${url}/_health`)).json()).requests;
+
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/**
+ * `cfn start` as a child. LOG_LEVEL=warn hides the `listening` line, so the port is picked here
+ * (a free one) instead of PORT=0, and readiness is the first 200 from /health.
+ */
+async function startService(env, nodeArgs = []) {
+  const port = await freePort();
+  const spawnedAt = Date.now();
+  const child = track(
+    spawn(process.execPath, [...nodeArgs, BIN, 'start'], {
+      env: {
+        PATH: process.env.PATH,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        LOG_LEVEL: 'warn',
+        RATE_LIMIT_PER_MINUTE: '0',
+        CFN_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+        ANTHROPIC_API_KEY: 'x',
+        ANTHROPIC_MODEL: MODEL,
+        ...env,
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
+    if (exited) throw new Error('the service exited during start-up');
+    try {
+      if ((await fetch(`${url}/health`)).status === 200) return { child, url, spawnedAt };
+    } catch {
+      /* not listening yet */
+    }
+    await sleep(100);
+  }
+  throw new Error('the service did not become healthy within 60 s');
+}
+async function stopService(child) {
+  if (child.exitCode !== null) return;
+  const done = new Promise((r) => child.on('exit', r));
+  child.kill('SIGTERM');
+  await done;
+}
+
+const api = (url, p, init = {}) =>
+  fetch(`${url}${p}`, {
+    ...init,
+    headers: {
+      authorization: `Bearer ${ADMIN_KEY}`,
+      ...(init.body ? { 'content-type': 'application/json' } : {}),
+    },
+  });
+
+async function submit(url, body) {
+  const res = await api(url, '/api/swarms', { method: 'POST', body: JSON.stringify(body) });
+  const json = await res.json();
+  if (res.status !== 202) throw new Error(`submit: HTTP ${res.status} ${JSON.stringify(json)}`);
+  return json.id;
+}
+
+const TERMINAL = new Set([
+  'completed',
+  'aborted',
+  'exhausted',
+  'failed',
+  'cancelled',
+  'budget_exceeded',
+]);
+const OPEN = ['queued', 'running', 'awaiting_decision'];
+/**
+ * Waits until no swarm is open (the service's database holds only this run's swarms), with three
+ * one-row list queries every 100 ms so that watching costs the service little; then reads the
+ * list once. The events are replayed afterwards.
+ */
+async function waitAll(url, ids, timeoutMs) {
+  const want = new Set(ids);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await Promise.all(
+      OPEN.map(
+        async (st) => (await (await api(url, `/api/swarms?limit=1&status=${st}`)).json()).items,
+      ),
+    );
+    if (open.every((items) => items.length === 0)) {
+      const { items } = await (await api(url, '/api/swarms?limit=200')).json();
+      const mine = items.filter((s) => want.has(s.id));
+      if (mine.length === want.size && mine.every((s) => TERMINAL.has(s.status))) return mine;
+    }
+    if (Date.now() > deadline) throw new Error('timed out waiting for the swarms to end');
+    await sleep(100);
+  }
+}
+
+function parseSse(text) {
+  const out = [];
+  for (const block of text.split('\n\n')) {
+    const data = block.split('\n').find((l) => l.startsWith('data: '));
+    const event = block.split('\n').find((l) => l.startsWith('event: '));
+    if (data && event) out.push({ type: event.slice(7), ...JSON.parse(data.slice(6)) });
+  }
+  return out;
+}
+async function replay(url, id) {
+  const res = await api(url, `/api/swarms/${id}/events`);
+  if (res.status !== 200) throw new Error(`events: HTTP ${res.status}`);
+  return parseSse(await res.text());
+}
+async function mapLimit(xs, n, fn) {
+  const out = new Array(xs.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < xs.length) {
+        const i = next++;
+        out[i] = await fn(xs[i]);
+      }
+    }),
+  );
+  return out;
+}
+async function scrapeLag(url) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const get = (name) => Number(text.match(new RegExp(`^${name} ([0-9.e+-]+)`, 'm'))?.[1]) * 1000;
+  return {
+    p99: get('nodejs_eventloop_lag_p99_seconds'),
+    max: get('nodejs_eventloop_lag_max_seconds'),
+  };
+}
+
+/**
+ * A TCP proxy in front of PostgreSQL that counts the frontend protocol messages: Execute ('E')
+ * and simple Query ('Q') are statements, Sync ('S') ends an extended-protocol round trip.
+ * Diagnostic only (--count-queries): the extra hop changes the timings.
+ */
+async function startCountingProxy(pgUrl) {
+  const target = new URL(pgUrl);
+  const counts = { statements: 0, roundTrips: 0, connections: 0 };
+  const server = net.createServer((client) => {
+    counts.connections++;
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    let buf = Buffer.alloc(0);
+    let startup = true;
+    client.on('data', (d) => {
+      upstream.write(d);
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        if (startup) {
+          if (buf.length < 8) break;
+          const len = buf.readInt32BE(0);
+          if (buf.length < len) break;
+          const code = buf.readInt32BE(4);
+          buf = buf.subarray(len);
+          if (code !== 80877103 && code !== 80877104) startup = false; // not SSL/GSS requests
+          continue;
+        }
+        if (buf.length < 5) break;
+        const len = buf.readInt32BE(1);
+        if (buf.length < len + 1) break;
+        const type = String.fromCharCode(buf[0]);
+        if (type === 'E' || type === 'Q') counts.statements++;
+        if (type === 'S' || type === 'Q') counts.roundTrips++;
+        buf = buf.subarray(len + 1);
+      }
+    });
+    upstream.on('data', (d) => client.write(d));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const u = new URL(pgUrl);
+  u.hostname = '127.0.0.1';
+  u.port = String(server.address().port);
+  return { url: u.toString(), counts, close: () => server.close() };
+}
+
+// ---- parent: the service run ------------------------------------------------------------------
+
+async function runService({
+  backend,
+  wl,
+  agentsDir,
+  fakeUrl,
+  fakePid,
+  adminPg,
+  maxAgents,
+  serviceEnv,
+  cpuProf,
+  countQueries,
+}) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-bench-orch-'));
+  let dbUrl;
+  if (backend === 'postgres') dbUrl = await freshDb(adminPg, `${dbNameOf(adminPg)}_svc_${wl.name}`);
+  const proxy = dbUrl && countQueries ? await startCountingProxy(dbUrl) : undefined;
+  const profDir = path.join(HERE, 'results/prof');
+  if (cpuProf) {
+    fs.mkdirSync(profDir, { recursive: true });
+    fs.writeFileSync(path.join(profDir, '.gitignore'), '*\n'); // profiles are large: never committed
+  }
+  const profName = `service-${backend}-${wl.name}.cpuprofile`;
+  const { child, url, spawnedAt } = await startService(
+    {
+      CFN_DATA_DIR: dataDir,
+      CFN_AGENTS_DIR: agentsDir,
+      CFN_MAX_CONCURRENT_AGENTS: String(maxAgents),
+      ANTHROPIC_BASE_URL: fakeUrl,
+      ...(dbUrl ? { DATABASE_URL: proxy ? proxy.url : dbUrl } : {}),
+      ...serviceEnv,
+    },
+    cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${profName}`] : [],
+  );
+  try {
+    // Warm-up swarm (JIT, pools): 3 iterations of one implementer + the validator; not measured.
+    const w = await submit(url, {
+      objective: WARMUP_OBJECTIVE,
+      strategy: 'cfn-loop',
+      mode: 'mvp',
+      agents: ['impl-00'],
+      validators: ['val'],
+      maxIterations: 3,
+    });
+    await waitAll(url, [w], 60_000);
+    await sleep(300);
+    const idleRss = procStatus(child.pid, 'VmRSS');
+    const pgStart = dbUrl ? await pgStats(dbUrl) : undefined;
+    const fake0 = await fakeCount(fakeUrl);
+    await scrapeLag(url); // resets prom-client's event-loop histogram: the next scrape covers the run
+    const dbName = dbUrl ? dbNameOf(dbUrl) : undefined;
+    const cpu0 = cpuSnapshot(child.pid, fakePid, dbName);
+    const q0 = proxy ? { ...proxy.counts } : undefined;
+
+    const t0 = Date.now();
+    const agents = agentNames(wl);
+    const ids = await Promise.all(
+      Array.from({ length: wl.swarms }, (_, i) =>
+        submit(url, {
+          objective: OBJECTIVE(wl.name, i),
+          strategy: 'cfn-loop',
+          mode: 'mvp',
+          agents,
+          validators: ['val'],
+          maxIterations: wl.iterations,
+        }),
+      ),
+    );
+    const records = await waitAll(url, ids, 300_000);
+    const detectedMs = Date.now() - t0;
+    if (cpuProf) {
+      // The measured window, in ms since the process was spawned (cpuprofile-top.mjs reads it).
+      fs.writeFileSync(
+        path.join(profDir, `${profName}.window.json`),
+        JSON.stringify({ fromMs: t0 - spawnedAt, toMs: t0 + detectedMs - spawnedAt }),
+      );
+    }
+    const cpu = cpuDelta(cpu0, cpuSnapshot(child.pid, fakePid, dbName), detectedMs);
+    const queries = proxy
+      ? {
+          statements: proxy.counts.statements - q0.statements,
+          roundTrips: proxy.counts.roundTrips - q0.roundTrips,
+        }
+      : undefined;
+    const lag = await scrapeLag(url);
+    const peakRss = procStatus(child.pid, 'VmHWM');
+    const fakeCalls = (await fakeCount(fakeUrl)) - fake0;
+
+    const all = await mapLimit(ids, 8, (id) => replay(url, id));
+    await stopService(child);
+    const pgEnd = dbUrl ? await pgStats(dbUrl) : undefined;
+    const journal = await journalDurations(dbUrl, dataDir);
+    const llmMs = [];
+    const engineMs = [];
+    let tasks = 0;
+    let end = 0;
+    const durations = [];
+    const queueWaits = [];
+    const gaps = [];
+    for (const [k, events] of all.entries()) {
+      const byTask = new Map();
+      for (const e of events) {
+        const at = Date.parse(e.at);
+        if (e.type === 'swarm.completed') end = Math.max(end, at);
+        if (!e.taskId) continue;
+        const t = byTask.get(e.taskId) ?? {};
+        if (e.type === 'task.scheduled')
+          Object.assign(t, { scheduled: at, iteration: e.iteration });
+        if (e.type === 'task.started') t.started = at;
+        if (e.type === 'task.succeeded' || e.type === 'task.failed') {
+          t.ended = at;
+          tasks++;
+        }
+        byTask.set(e.taskId, t);
+      }
+      const byIt = new Map();
+      for (const [taskId, t] of byTask) {
+        if (t.started !== undefined && t.ended !== undefined) {
+          durations.push(t.ended - t.started);
+          const d = journal.get(`${ids[k]}/${taskId}`);
+          if (d !== undefined) {
+            llmMs.push(d);
+            engineMs.push(t.ended - t.started - d);
+          }
+        }
+        if (t.started !== undefined) queueWaits.push(t.started - t.scheduled);
+        if (!taskId.includes('.implement.') || t.ended === undefined) continue;
+        const it = byIt.get(t.iteration) ?? { first: Infinity, last: 0 };
+        it.first = Math.min(it.first, t.started);
+        it.last = Math.max(it.last, t.ended);
+        byIt.set(t.iteration, it);
+      }
+      if (wl.swarms === 1)
+        for (let i = 1; byIt.has(i + 1); i++) gaps.push(byIt.get(i + 1).first - byIt.get(i).last);
+    }
+    const statuses = {};
+    for (const r of records) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+    return {
+      tasks,
+      fakeCalls,
+      wallMs: end - t0,
+      detectedMs,
+      statuses,
+      durations,
+      queueWaits,
+      llmMs,
+      engineMs,
+      gaps,
+      cpu,
+      queries,
+      pgXacts: pgEnd ? pgEnd.xact - pgStart.xact : undefined,
+      pgRows: pgEnd ? pgEnd.ins - pgStart.ins + (pgEnd.upd - pgStart.upd) : undefined,
+      idleRssMb: idleRss,
+      peakRssMb: peakRss,
+      eldP99Ms: lag.p99,
+      eldMaxMs: lag.max,
+    };
+  } finally {
+    await stopService(child);
+    proxy?.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function runLangGraph(cfg) {
+  const child = track(
+    spawn(process.execPath, [SELF, '--langgraph-child', JSON.stringify(cfg)], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d) => (buf += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const line = buf.split('\n').find((l) => l.startsWith('{'));
+      if (code === 0 && line) resolve(JSON.parse(line));
+      else reject(new Error(`LangGraph child exited ${code}`));
+    });
+  });
+}
+
+// ---- parent: main -----------------------------------------------------------------------------
+
+let idleBudgetMs = 180_000;
+/**
+ * Other work on the machine skews every figure: before each run, waits (3 minutes at most over the
+ * whole benchmark) until the rest of the machine has used under 0.25 cores for 2 s.
+ */
+async function waitIdle() {
+  for (let first = true; ; first = false) {
+    const m0 = machineBusyMs();
+    await sleep(2000);
+    const cores = (machineBusyMs() - m0) / 2000;
+    if (cores < 0.25 || idleBudgetMs <= 0) return cores;
+    if (first) process.stdout.write(`(machine busy: ${cores.toFixed(2)} cores; waiting) `);
+    idleBudgetMs -= 2000;
+  }
+}
+function gitInfo() {
+  const run = (args) =>
+    new Promise((resolve) => {
+      const c = spawn('git', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      c.stdout.on('data', (d) => (out += d));
+      c.on('exit', () => resolve(out.trim()));
+      c.on('error', () => resolve(''));
+    });
+  return Promise.all([
+    run(['rev-parse', '--short', 'HEAD']),
+    run(['status', '--short', 'src']),
+  ]).then(([head, dirty]) => ({ head, srcDirty: dirty.split('\n').filter(Boolean) }));
+}
+
+async function measureFake(url, n = 300) {
+  const text = implementerText(OBJECTIVE('a', 0), 2, 50, [
+    'Confidence gate failed: mean confidence 0.100 is below 0.7.',
+    ...agentNames(WORKLOADS.a).map((a) => `${a} reported confidence 0.1: ok`),
+  ]);
+  for (let i = 0; i < 50; i++) await callFake(url, 'impl-long-00', text);
+  const xs = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await callFake(url, 'impl-long-00', text);
+    xs.push(performance.now() - t);
+  }
+  return { p50: median(xs), p95: pct(xs, 95), p99: pct(xs, 99), n };
+}
+
+function writeAgents(dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  const agents = [
+    ...agentNames(WORKLOADS.a).map((n) => [n, 'implementer']),
+    ...Array.from({ length: 10 }, (_, i) => [`impl-${String(i).padStart(2, '0')}`, 'implementer']),
+    ['val', 'validator'],
+  ];
+  for (const [name, role] of agents) {
+    fs.writeFileSync(
+      path.join(dir, `${name}.md`),
+      [
+        '---',
+        `name: ${name}`,
+        `description: bench agent ${name}`,
+        `role: ${role}`,
+        '---',
+        systemPrompt(name),
+        '',
+      ].join('\n'),
+    );
+  }
+}
+
+const impl = (c) => ({ text: `Done.\n{"confidence":${c},"summary":"ok"}` });
+// The first rule whose match occurs in the system prompt or the last user message answers.
+const RULES = [
+  { match: 'AGENT=impl-long-', reply: impl(0.1) }, // workload (a): the gate never passes
+  { match: 'This is iteration 3 of', reply: impl(0.9) }, // workload (b): passes on iteration 3
+  { match: 'AGENT=impl-', reply: impl(0.1) },
+  { match: 'AGENT=val', reply: { text: 'Review.\n{"score":0.95,"approve":true,"feedback":"ok"}' } },
+];
+
+function summarize(r, fakeP50) {
+  const over = r.durations.map((d) => d - fakeP50);
+  return {
+    tasks: r.tasks,
+    fakeCalls: r.fakeCalls ?? r.tasks,
+    retries: r.retries ?? 0,
+    wallS: r.wallMs / 1000,
+    tasksPerS: r.tasks / (r.wallMs / 1000),
+    overheadMs: { p50: pct(over, 50), p95: pct(over, 95), p99: pct(over, 99) },
+    taskMs: { p50: pct(r.durations, 50), p95: pct(r.durations, 95), p99: pct(r.durations, 99) },
+    llmCallMs: r.llmMs ? { p50: pct(r.llmMs, 50), p95: pct(r.llmMs, 95) } : null,
+    engineInTaskMs: r.engineMs
+      ? { p50: pct(r.engineMs, 50), p95: pct(r.engineMs, 95), p99: pct(r.engineMs, 99) }
+      : null,
+    queueWaitMs: r.queueWaits ? { p50: pct(r.queueWaits, 50), p95: pct(r.queueWaits, 95) } : null,
+    roundGapMs: r.gaps.length ? { p50: pct(r.gaps, 50), p95: pct(r.gaps, 95) } : null,
+    cpuMsPerTask: r.cpu.proc / r.tasks,
+    kernelShareOfCpu: r.cpu.procSys / r.cpu.proc,
+    pgCpuMsPerTask: r.cpu.pg / r.tasks,
+    fakeCpuMsPerTask: r.cpu.fake / r.tasks,
+    otherLoadCores: r.cpu.foreignCores,
+    statementsPerTask: r.queries ? r.queries.statements / r.tasks : null,
+    roundTripsPerTask: r.queries ? r.queries.roundTrips / r.tasks : null,
+    pgXactsPerTask: r.pgXacts === undefined ? null : r.pgXacts / r.tasks,
+    pgRowsPerTask: r.pgRows === undefined ? null : r.pgRows / r.tasks,
+    idleRssMb: r.idleRssMb,
+    peakRssMb: r.peakRssMb,
+    eldP99Ms: r.eldP99Ms,
+    eldMaxMs: r.eldMaxMs,
+    statuses: r.statuses,
+  };
+}
+
+async function main() {
+  const adminPg = arg('--pg');
+  const only = arg('--only');
+  const maxAgents = Number(arg('--max-agents') ?? 64);
+  const cpuProf = process.argv.includes('--cpu-prof');
+  const noWaitIdle = process.argv.includes('--no-wait-idle');
+  const countQueries = process.argv.includes('--count-queries');
+  // --service-env K=V (repeatable): extra service configuration for experiments, e.g. DATABASE_POOL_MAX=40.
+  const serviceEnv = Object.fromEntries(
+    process.argv
+      .flatMap((a, i) => (a === '--service-env' ? [process.argv[i + 1]] : []))
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  if (!fs.existsSync(BIN))
+    throw new Error('dist/main/bin.js is missing: run `npm run build` first');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-bench-orch-'));
+  const agentsDir = path.join(tmp, 'agents');
+  writeAgents(agentsDir);
+  const rulesFile = path.join(tmp, 'rules.json');
+  fs.writeFileSync(rulesFile, JSON.stringify(RULES));
+  const fake = await startFake(rulesFile);
+  const startedAt = new Date();
+  const machine = {
+    node: process.version,
+    cores: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    loadavgAtStart: os.loadavg().map((x) => Number(x.toFixed(2))),
+  };
+  console.log(
+    `node ${machine.node}, ${machine.cores} cores (${machine.cpu}), ${machine.memGiB} GiB, load ${machine.loadavgAtStart.join(' ')}${quick ? ', --quick' : ''}`,
+  );
+  const scratchDbs = [];
+  const rows = [];
+  try {
+    const fakeTime = await measureFake(fake.url);
+    console.log(
+      `fake LLM service time (300 sequential calls from the bench, plain fetch, keep-alive): p50 ${fakeTime.p50.toFixed(2)} ms, p95 ${fakeTime.p95.toFixed(2)} ms`,
+    );
+    const fakeCpu0 = procCpuMs(fake.child.pid);
+    const systems = [];
+    if (only !== 'langgraph') {
+      systems.push({ system: 'cfn (embedded PGlite)', kind: 'cfn', backend: 'pglite' });
+      if (adminPg)
+        systems.push({
+          system: countQueries ? 'cfn (PostgreSQL, counting proxy)' : 'cfn (PostgreSQL)',
+          kind: 'cfn',
+          backend: 'postgres',
+        });
+    }
+    if (only !== 'cfn') {
+      systems.push({ system: 'LangGraph, no checkpointer', kind: 'lg', saver: 'none' });
+      if (adminPg) {
+        systems.push({
+          system: 'LangGraph + PostgresSaver (async)',
+          kind: 'lg',
+          saver: 'postgres',
+          durability: 'async',
+        });
+        systems.push({
+          system: 'LangGraph + PostgresSaver (sync)',
+          kind: 'lg',
+          saver: 'postgres',
+          durability: 'sync',
+        });
+      } else {
+        systems.push({
+          system: 'LangGraph + MemorySaver (not durable)',
+          kind: 'lg',
+          saver: 'memory',
+        });
+      }
+    }
+    const onlyWorkload = arg('--workload');
+    for (const wl of [WORKLOADS.a, WORKLOADS.b].filter(
+      (w) => !onlyWorkload || w.name === onlyWorkload,
+    )) {
+      for (const s of systems) {
+        process.stdout.write(`(${wl.name}) ${describe(wl)} — ${s.system} … `);
+        const idleBefore = noWaitIdle ? undefined : await waitIdle();
+        let r;
+        if (s.kind === 'cfn') {
+          if (s.backend === 'postgres') scratchDbs.push(`${dbNameOf(adminPg)}_svc_${wl.name}`);
+          r = await runService({
+            backend: s.backend,
+            wl,
+            agentsDir,
+            fakeUrl: fake.url,
+            fakePid: fake.child.pid,
+            adminPg,
+            maxAgents,
+            serviceEnv,
+            countQueries,
+            cpuProf: cpuProf && wl.name === 'b',
+          });
+        } else {
+          let pgUrl;
+          if (s.saver === 'postgres') {
+            const name = `${dbNameOf(adminPg)}_lg_${s.durability}_${wl.name}`;
+            scratchDbs.push(name);
+            pgUrl = await freshDb(adminPg, name);
+          }
+          r = await runLangGraph({
+            fakeUrl: fake.url,
+            fakePid: fake.child.pid,
+            wl,
+            saver: s.saver,
+            durability: s.durability,
+            pgUrl,
+          });
+        }
+        const sum = summarize(r, fakeTime.p50);
+        if (sum.tasks !== expectedTasks(wl)) {
+          console.warn(`\n  warning: ${sum.tasks} tasks, expected ${expectedTasks(wl)}`);
+        }
+        console.log(`${sum.tasks} tasks in ${sum.wallS.toFixed(2)} s`);
+        rows.push({
+          workload: wl.name,
+          describe: describe(wl),
+          system: s.system,
+          idleBefore,
+          ...sum,
+        });
+      }
+    }
+    const fakeCpuMs = procCpuMs(fake.child.pid) - fakeCpu0;
+    const fakeRequests = await fakeCount(fake.url);
+
+    // ---- table
+    const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+    const header = [
+      'wl',
+      'system',
+      'tasks',
+      'wall s',
+      'tasks/s',
+      'overhead p50/p95/p99 ms',
+      'round gap p50 ms',
+      'CPU ms/task (proc + pg)',
+      'idle→peak RSS MiB',
+      'ELD p99 / max ms',
+      'other load',
+    ];
+    const table = rows.map((r) => [
+      r.workload,
+      r.system,
+      String(r.tasks),
+      f(r.wallS, 2),
+      f(r.tasksPerS, 0),
+      `${f(r.overheadMs.p50, 2)} / ${f(r.overheadMs.p95, 2)} / ${f(r.overheadMs.p99, 2)}`,
+      r.roundGapMs ? f(r.roundGapMs.p50, 1) : '',
+      `${f(r.cpuMsPerTask, 2)} + ${f(r.pgCpuMsPerTask, 2)}`,
+      `${f(r.idleRssMb, 0)} → ${f(r.peakRssMb, 0)}`,
+      `${f(r.eldP99Ms, 1)} / ${f(r.eldMaxMs, 1)}`,
+      `${f(r.otherLoadCores, 2)} cores`,
+    ]);
+    const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
+    const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+    console.log();
+    console.log(line(header));
+    console.log(line(widths.map((w) => '-'.repeat(w))));
+    for (const t of table) console.log(line(t));
+    console.log();
+    for (const wl of ['a', 'b']) {
+      const cfn = rows.filter((r) => r.workload === wl && r.system.startsWith('cfn'));
+      const lg = rows.filter((r) => r.workload === wl && r.system.startsWith('LangGraph'));
+      for (const c of cfn)
+        for (const l of lg)
+          console.log(
+            `(${wl}) ${c.system} / ${l.system}: ${(c.tasksPerS / l.tasksPerS).toFixed(2)}× tasks/s`,
+          );
+    }
+    for (const r of rows)
+      console.log(
+        `(${r.workload}) ${r.system}: ${f(r.cpuMsPerTask, 2)} ms CPU per task in the orchestrator, ${f(100 * r.kernelShareOfCpu, 0)}% of it in the kernel; PostgreSQL ${f(r.pgCpuMsPerTask, 2)} ms, fake LLM ${f(r.fakeCpuMsPerTask, 2)} ms`,
+      );
+    for (const r of rows)
+      if (r.statementsPerTask !== null)
+        console.log(
+          `(${r.workload}) ${r.system}: ${r.statementsPerTask.toFixed(2)} SQL statements and ${r.roundTripsPerTask.toFixed(2)} round trips to PostgreSQL per task`,
+        );
+    for (const r of rows)
+      if (r.pgXactsPerTask !== null)
+        console.log(
+          `(${r.workload}) ${r.system}: ${r.pgXactsPerTask.toFixed(2)} PostgreSQL transactions and ${r.pgRowsPerTask.toFixed(1)} rows written per task`,
+        );
+    for (const r of rows)
+      if (r.queueWaitMs)
+        console.log(
+          `(${r.workload}) ${r.system}: scheduled→started p50/p95 ${f(r.queueWaitMs.p50)}/${f(r.queueWaitMs.p95)} ms; started→succeeded p50/p95 ${f(r.taskMs.p50)}/${f(r.taskMs.p95)} ms, of which the LLM call (SDK, journaled) p50/p95 ${f(r.llmCallMs.p50)}/${f(r.llmCallMs.p95)} ms and the rest (DB, swarm lock) p50/p95/p99 ${f(r.engineInTaskMs.p50)}/${f(r.engineInTaskMs.p95)}/${f(r.engineInTaskMs.p99)} ms`,
+        );
+    console.log(
+      `fake LLM: ${fakeRequests} requests in all, ${(
+        fakeCpuMs /
+        Math.max(
+          1,
+          rows.reduce((a, r) => a + r.tasks, 0),
+        )
+      ).toFixed(2)} ms CPU per measured request`,
+    );
+
+    const out = {
+      date: startedAt.toISOString(),
+      quick,
+      machine: { ...machine, loadavgAtEnd: os.loadavg().map((x) => Number(x.toFixed(2))) },
+      git: await gitInfo(),
+      settings: { maxConcurrentAgents: maxAgents, postgres: Boolean(adminPg), serviceEnv },
+      fakeServiceTimeMs: fakeTime,
+      fakeCpuMs,
+      workloads: Object.fromEntries(
+        Object.values(WORKLOADS).map((w) => [
+          w.name,
+          { ...w, describe: describe(w), expectedTasks: expectedTasks(w) },
+        ]),
+      ),
+      rows,
+    };
+    const dir = path.join(HERE, 'results');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(
+      dir,
+      `orchestration-${startedAt.toISOString().slice(0, 19).replace(/[:T]/g, '-')}${quick ? '-quick' : ''}.json`,
+    );
+    fs.writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+    console.log(`wrote ${path.relative(ROOT, file)}`);
+  } finally {
+    fake.child.kill('SIGTERM');
+    for (const name of scratchDbs)
+      await adminQuery(adminPg, `drop database if exists "${name}" with (force)`).catch((e) =>
+        console.warn(`could not drop ${name}: ${e.message}`),
+      );
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+await main();
