@@ -30,6 +30,8 @@ export type TaskOutcome =
       tokens: { input: number; output: number };
       costUsd: number;
       held?: Spent['held'];
+      /** Journal entries of the last call, to be written with the task's outcome. */
+      journal?: JournalEntry[];
     }
   | {
       ok: false;
@@ -40,6 +42,7 @@ export type TaskOutcome =
       tokens: { input: number; output: number };
       costUsd: number;
       held?: Spent['held'];
+      journal?: JournalEntry[];
     };
 
 export interface AgentRunnerDeps {
@@ -92,6 +95,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
     workspace: Workspace,
     signal: AbortSignal,
     fresh: boolean,
+    deferred: JournalEntry[],
   ): Promise<TaskOutcome> {
     const key = `${swarmId}/${task.taskId}/command`;
     let entry = fresh ? undefined : await deps.store.journalGet(key);
@@ -115,7 +119,8 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
         costUsd: 0,
         durationMs: Date.now() - started,
       };
-      await deps.store.journalPut(entry);
+      // Written with the task's outcome (one transaction): nothing else depends on it before.
+      deferred.push(entry);
     }
     const r = entry.response as { exitCode: number | null; output: string; timedOut: boolean };
     const passed = r.exitCode === 0;
@@ -147,6 +152,8 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
     headers: Record<string, string>,
     spent: Spent,
     fresh: boolean,
+    durable: Promise<void>,
+    deferred: JournalEntry[],
   ): Promise<TaskOutcome> {
     let provider;
     try {
@@ -219,7 +226,15 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
             costUsd: cost,
             durationMs: Date.now() - started,
           };
-          await deps.store.journalPut(entry);
+          const final = !res.toolCalls.length || !tools.length || !workspace;
+          if (final) {
+            // The last call of the conversation is journaled with the task's outcome, in one
+            // transaction; a call followed by tool runs is journaled before them.
+            deferred.push(entry);
+          } else {
+            await durable;
+            await deps.store.journalPut(entry);
+          }
           deps.observer?.llmCall?.(provider.name, entry.model ?? model, res.usage, cost);
           if (budgeted) {
             // Until the task's event adds this usage to the swarm's totals, it stays reserved.
@@ -280,6 +295,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
             costUsd: 0,
             durationMs: Date.now() - started,
           };
+          await durable;
           await deps.store.journalPut(tool);
           const r = result;
           await deps.record(swarmId, [
@@ -322,51 +338,70 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
       headers: Record<string, string>,
       /** This attempt never ran before: nothing of it can be in the journal (skip the look-ups). */
       fresh = false,
+      /** Resolves when the task's start is durable: its own writes come after it. */
+      durable: Promise<void> = Promise.resolve(),
     ): Promise<TaskOutcome> {
-      const zero = { tokens: { input: 0, output: 0 }, costUsd: 0 };
-      // What the task spent before it failed still counts (the calls were made and paid for).
-      const spent: Spent = {
-        tokens: { input: 0, output: 0 },
-        costUsd: 0,
-        held: { tokens: 0, usd: 0 },
-      };
-      try {
-        const workspace = spec.workspace ? await deps.workspaces.open(spec.workspace) : undefined;
-        if (task.command) {
-          if (!workspace)
-            return {
-              ok: false,
-              reason: 'a command validator needs a workspace',
-              retryable: false,
-              ...zero,
-            };
-          return await runCommand(swarmId, spec, task, workspace, signal, fresh);
-        }
-        const definition = task.agent ? deps.agents().get(task.agent) : undefined;
-        if (!definition)
-          return { ok: false, reason: `unknown agent "${task.agent}"`, retryable: false, ...zero };
-        return await runAgent(
-          swarmId,
-          spec,
-          task,
-          definition,
-          workspace,
-          signal,
-          headers,
-          spent,
-          fresh,
-        );
-      } catch (err) {
-        if (err instanceof TaskFailure)
-          return {
-            ok: false,
-            reason: err.message,
-            retryable: err.retryable,
-            ...err.flags,
-            ...spent,
-          };
-        throw err;
-      }
+      const deferred: JournalEntry[] = [];
+      const outcome = await runTask(swarmId, spec, task, signal, headers, fresh, durable, deferred);
+      return deferred.length ? { ...outcome, journal: deferred } : outcome;
     },
   };
+
+  async function runTask(
+    swarmId: string,
+    spec: SwarmSpec,
+    task: TaskSpec,
+    signal: AbortSignal,
+    headers: Record<string, string>,
+    fresh: boolean,
+    durable: Promise<void>,
+    deferred: JournalEntry[],
+  ): Promise<TaskOutcome> {
+    const zero = { tokens: { input: 0, output: 0 }, costUsd: 0 };
+    // What the task spent before it failed still counts (the calls were made and paid for).
+    const spent: Spent = {
+      tokens: { input: 0, output: 0 },
+      costUsd: 0,
+      held: { tokens: 0, usd: 0 },
+    };
+    try {
+      const workspace = spec.workspace ? await deps.workspaces.open(spec.workspace) : undefined;
+      if (task.command) {
+        if (!workspace)
+          return {
+            ok: false,
+            reason: 'a command validator needs a workspace',
+            retryable: false,
+            ...zero,
+          };
+        return await runCommand(swarmId, spec, task, workspace, signal, fresh, deferred);
+      }
+      const definition = task.agent ? deps.agents().get(task.agent) : undefined;
+      if (!definition)
+        return { ok: false, reason: `unknown agent "${task.agent}"`, retryable: false, ...zero };
+      return await runAgent(
+        swarmId,
+        spec,
+        task,
+        definition,
+        workspace,
+        signal,
+        headers,
+        spent,
+        fresh,
+        durable,
+        deferred,
+      );
+    } catch (err) {
+      if (err instanceof TaskFailure)
+        return {
+          ok: false,
+          reason: err.message,
+          retryable: err.retryable,
+          ...err.flags,
+          ...spent,
+        };
+      throw err;
+    }
+  }
 }

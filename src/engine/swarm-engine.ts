@@ -16,9 +16,14 @@ import {
 } from '../domain/cfn/state.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { Logger } from '../ports/logger.js';
-import { ConcurrentAppendError, type SwarmRecord, type SwarmStore } from '../ports/swarm-store.js';
+import {
+  ConcurrentAppendError,
+  type JournalEntry,
+  type SwarmRecord,
+  type SwarmStore,
+} from '../ports/swarm-store.js';
 import type { JobHandler, JobName, TaskQueue } from '../ports/task-queue.js';
-import { createAgentRunner } from './agent-runner.js';
+import { createAgentRunner, type TaskOutcome } from './agent-runner.js';
 import type {
   AgentCatalog,
   EngineLimits,
@@ -43,6 +48,12 @@ export interface SwarmEngineDeps {
   observer?: EngineObserver;
   /** This process, as recorded on the tasks it runs. */
   workerId: string;
+  /**
+   * Only this engine appends to the swarms it runs (one process: the in-process queue), so its
+   * cached fold is the log and need not be checked against the database before each step.
+   * Without it every step first reads the events other processes may have appended.
+   */
+  soleWriter?: boolean;
   webhooks: { transport: WebhookTransport; secret: string | undefined; baseDelayMs?: number };
   /** The request id of the work in progress (written on events). */
   currentRequestId?: () => string | undefined;
@@ -88,6 +99,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
       cache.set(swarmId, state);
       return state;
     }
+    if (deps.soleWriter) return state;
     for (;;) {
       const more = await store.events(swarmId, state.seq, 10_000);
       for (const e of more) applyEvent(state, e.data);
@@ -100,11 +112,15 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     swarmId: string,
     state: SwarmState,
     events: SwarmEvent[],
+    journal?: JournalEntry[],
   ): Promise<boolean> {
     const expected = state.seq;
     for (const e of events) applyEvent(state, e);
     try {
-      await store.append(swarmId, expected, events, state, deps.currentRequestId?.() ?? null);
+      await store.append(swarmId, expected, events, state, {
+        requestId: deps.currentRequestId?.() ?? null,
+        ...(journal?.length ? { journal } : {}),
+      });
     } catch (err) {
       cache.delete(swarmId); // the in-memory fold ran ahead of the log: rebuild it
       if (err instanceof ConcurrentAppendError) return false;
@@ -252,14 +268,28 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     }
   }
 
-  async function advance(swarmId: string): Promise<void> {
+  /**
+   * Carries out the swarm's next steps until it has to wait. `facts` (a task's outcome, with its
+   * journal entries) are appended first, in the same turn of the lock, so finishing a task and
+   * deciding what follows is one section rather than two.
+   */
+  async function advance(
+    swarmId: string,
+    facts?: { events: SwarmEvent[]; journal?: JournalEntry[] },
+  ): Promise<void> {
+    let pending = facts;
     for (let step = 0; step < MAX_STEPS_PER_ADVANCE; step++) {
       const more = await withLock(swarmId, async () => {
         const state = await load(swarmId);
+        if (pending) {
+          if (!(await commit(swarmId, state, pending.events, pending.journal))) return 'retry';
+          pending = undefined;
+        }
         return perform(swarmId, state, nextAction(state));
       });
       if (more === false) return;
     }
+    if (pending) throw new Error(`could not append to swarm ${swarmId}: too much contention`);
     logger.warn({ swarmId }, 'advance stopped after too many steps; re-enqueued');
     await enqueueAdvance(swarmId);
   }
@@ -294,6 +324,9 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     taskId: string,
     jobSignal: AbortSignal,
   ): Promise<void> {
+    const controller = new AbortController();
+    const started = performance.now();
+    let running: Promise<TaskOutcome> | undefined;
     const prepared = await withLock(swarmId, async () => {
       const state = await load(swarmId);
       const task = findTask(state, taskId);
@@ -314,69 +347,92 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
         return undefined;
       }
       const fresh = task.status === 'scheduled';
-      if (fresh)
-        await commit(swarmId, state, [{ type: 'task.started', taskId, worker: deps.workerId }]);
-      return { spec: state.spec, task: { ...task } as TaskSpec, fresh };
-    });
-    if (prepared) {
-      const controller = new AbortController();
-      const onJobAbort = () => controller.abort(jobSignal.reason);
-      jobSignal.addEventListener('abort', onJobAbort, { once: true });
-      let set = inFlight.get(swarmId);
-      if (!set) inFlight.set(swarmId, (set = new Set()));
-      set.add(controller);
-      const started = performance.now();
+      const spec = state.spec;
+      const taskSpec = { ...task } as TaskSpec;
+      // The call starts while task.started is being written (it acknowledges nothing); the lock
+      // is held until that write is durable, and nothing the task writes comes before it.
+      const startWrite = fresh
+        ? commit(swarmId, state, [{ type: 'task.started', taskId, worker: deps.workerId }])
+        : Promise.resolve(true);
+      const durable = startWrite.then(() => undefined);
+      durable.catch(() => undefined);
+      running = startTask(swarmId, spec, taskSpec, controller, jobSignal, fresh, durable);
       try {
-        const headers: Record<string, string> = {};
-        const rid = prepared.spec.requestId ?? deps.currentRequestId?.();
-        if (rid) headers['x-request-id'] = rid;
-        const outcome = await runner.run(
-          swarmId,
-          prepared.spec,
-          prepared.task,
-          controller.signal,
-          headers,
-          prepared.fresh,
-        );
-        if (jobSignal.aborted && !outcome.ok && outcome.cancelled) {
-          // This process is stopping: leave the task open so recovery runs it again.
-          return;
-        }
-        const event: SwarmEvent = outcome.ok
-          ? {
-              type: 'task.succeeded',
-              taskId,
-              output: outcome.output,
-              tokens: outcome.tokens,
-              costUsd: outcome.costUsd,
-            }
-          : {
-              type: 'task.failed',
-              taskId,
-              reason: outcome.reason,
-              retryable: outcome.retryable,
-              ...(outcome.budgetExceeded ? { budgetExceeded: true } : {}),
-              ...(outcome.cancelled ? { cancelled: true } : {}),
-              tokens: outcome.tokens,
-              costUsd: outcome.costUsd,
-            };
-        await record(swarmId, [event]);
-        // The event put this usage into the swarm's totals: it need not stay reserved.
-        if (outcome.held && (outcome.held.tokens || outcome.held.usd)) {
-          await store.releaseBudget(swarmId, outcome.held.tokens, outcome.held.usd);
-        }
-        deps.observer?.taskFinished?.(
-          prepared.task.agent ?? 'command',
-          outcome.ok ? 'succeeded' : 'failed',
-          (performance.now() - started) / 1000,
-        );
-      } finally {
-        set.delete(controller);
-        if (!set.size) inFlight.delete(swarmId);
-        jobSignal.removeEventListener('abort', onJobAbort);
+        await startWrite;
+      } catch (err) {
+        controller.abort(err);
+        await running.catch(() => undefined);
+        throw err;
       }
+      return { task: taskSpec };
+    });
+    if (!prepared || !running) {
+      await enqueueAdvance(swarmId);
+      return;
     }
-    await enqueueAdvance(swarmId);
+    const outcome = await running;
+    if (jobSignal.aborted && !outcome.ok && outcome.cancelled) {
+      // This process is stopping: leave the task open so recovery runs it again.
+      return;
+    }
+    const event: SwarmEvent = outcome.ok
+      ? {
+          type: 'task.succeeded',
+          taskId,
+          output: outcome.output,
+          tokens: outcome.tokens,
+          costUsd: outcome.costUsd,
+        }
+      : {
+          type: 'task.failed',
+          taskId,
+          reason: outcome.reason,
+          retryable: outcome.retryable,
+          ...(outcome.budgetExceeded ? { budgetExceeded: true } : {}),
+          ...(outcome.cancelled ? { cancelled: true } : {}),
+          tokens: outcome.tokens,
+          costUsd: outcome.costUsd,
+        };
+    await advance(swarmId, {
+      events: [event],
+      ...(outcome.journal ? { journal: outcome.journal } : {}),
+    });
+    // The event put this usage into the swarm's totals: it need not stay reserved.
+    if (outcome.held && (outcome.held.tokens || outcome.held.usd)) {
+      await store.releaseBudget(swarmId, outcome.held.tokens, outcome.held.usd);
+    }
+    deps.observer?.taskFinished?.(
+      prepared.task.agent ?? 'command',
+      outcome.ok ? 'succeeded' : 'failed',
+      (performance.now() - started) / 1000,
+    );
+  }
+
+  /** Runs the task's conversation, abortable by a cancel of its swarm or the job's own signal. */
+  async function startTask(
+    swarmId: string,
+    spec: SwarmSpec,
+    task: TaskSpec,
+    controller: AbortController,
+    jobSignal: AbortSignal,
+    fresh: boolean,
+    durable: Promise<void>,
+  ): Promise<TaskOutcome> {
+    const onJobAbort = () => controller.abort(jobSignal.reason);
+    jobSignal.addEventListener('abort', onJobAbort, { once: true });
+    let set = inFlight.get(swarmId);
+    if (!set) inFlight.set(swarmId, (set = new Set()));
+    set.add(controller);
+    try {
+      const headers: Record<string, string> = {};
+      const rid = spec.requestId ?? deps.currentRequestId?.();
+      if (rid) headers['x-request-id'] = rid;
+      return await runner.run(swarmId, spec, task, controller.signal, headers, fresh, durable);
+    } finally {
+      set.delete(controller);
+      if (!set.size) inFlight.delete(swarmId);
+      jobSignal.removeEventListener('abort', onJobAbort);
+    }
   }
 
   function findTask(state: SwarmState, taskId: string): TaskState | undefined {

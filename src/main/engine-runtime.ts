@@ -166,6 +166,8 @@ export async function createEngineRuntime(
     },
     observer,
     workerId: `${os.hostname()}:${process.pid}`,
+    // The in-process queue runs every job of a swarm here: this engine is its only writer.
+    soleWriter: true,
     webhooks: { transport: createHttpWebhookTransport(), secret: e.webhookSecret },
     currentRequestId: () => currentContext()?.requestId,
     runWithRequestId: (requestId, fn) => runWithContext({ requestId }, fn),

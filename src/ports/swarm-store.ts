@@ -112,15 +112,16 @@ export interface SwarmStore {
   }): Promise<StoredEvent>;
   /**
    * Appends events after `expectedSeq` and updates the projections from `state` (the fold after
-   * these events), atomically. Throws ConcurrentAppendError when the log moved on.
+   * these events), atomically, with `journal` entries in the same transaction. Throws
+   * ConcurrentAppendError when the log moved on. Concurrent appends may share one transaction.
    */
   append(
     swarmId: string,
     expectedSeq: number,
     events: SwarmEvent[],
     state: SwarmState,
-    requestId?: string | null,
-  ): Promise<StoredEvent[]>;
+    options?: { requestId?: string | null; journal?: JournalEntry[] },
+  ): Promise<void>;
   events(swarmId: string, afterSeq?: number, limit?: number): Promise<StoredEvent[]>;
   get(id: string): Promise<SwarmRecord | undefined>;
   list(query: SwarmListQuery): Promise<{ items: SwarmRecord[]; nextCursor: string | null }>;

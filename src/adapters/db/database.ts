@@ -155,3 +155,18 @@ export async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
   const result = (await db.execute(query)) as unknown as { rows: T[] };
   return result.rows;
 }
+
+/** A parameterised query straight to the driver (node-postgres prepares it once per connection). */
+export type RawQuery = (
+  name: string,
+  text: string,
+  values: unknown[],
+) => Promise<{ rows: unknown[] }>;
+
+/** The driver under a Drizzle handle, for hot paths where query building costs more than the query. */
+export function rawQueryOf(db: Db): RawQuery {
+  const client = (db as unknown as { $client: unknown }).$client;
+  if (client instanceof PGlite) return (_name, text, values) => client.query(text, values);
+  const pool = client as pg.Pool;
+  return (name, text, values) => pool.query({ name, text, values });
+}

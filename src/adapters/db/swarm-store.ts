@@ -5,14 +5,14 @@ import type { SwarmEvent, SwarmStatus } from '../../domain/cfn/spec.js';
 import { TERMINAL_STATUSES } from '../../domain/cfn/spec.js';
 
 import {
-  ConcurrentAppendError,
   type JournalEntry,
   type StoredEvent,
   type SwarmRecord,
   type SwarmStore,
   type TaskRecord,
 } from '../../ports/swarm-store.js';
-import { queryRows, type Db } from './database.js';
+import { queryRows, rawQueryOf, type Db } from './database.js';
+import { createSwarmWriteBatch } from './swarm-write-batch.js';
 import {
   agentCalls,
   agentTasks,
@@ -59,13 +59,6 @@ function toStored(r: EventRow): StoredEvent {
   };
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === '23505') return true;
-  }
-  return false;
-}
-
 const encodeCursor = (r: SwarmRecord) =>
   Buffer.from(`${r.createdAt.toISOString()}|${r.id}`).toString('base64url');
 function decodeCursor(c: string): { at: Date; id: string } | undefined {
@@ -75,6 +68,7 @@ function decodeCursor(c: string): { at: Date; id: string } | undefined {
 }
 
 export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
+  const writes = createSwarmWriteBatch(rawQueryOf(db));
   return {
     async create({ id, spec, createdBy, requestId }) {
       const event: SwarmEvent = { type: 'swarm.created', spec };
@@ -106,134 +100,17 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
       });
     },
 
-    async append(swarmId, expectedSeq, newEvents, state, requestId = null) {
-      if (!newEvents.length) return [];
-      try {
-        return await db.transaction(async (tx) => {
-          const rows = await tx
-            .insert(events)
-            .values(
-              newEvents.map((e, i) => ({
-                swarmId,
-                seq: expectedSeq + 1 + i,
-                type: e.type,
-                data: e as unknown as Record<string, unknown>,
-                requestId,
-              })),
-            )
-            .returning();
-          const now = new Date();
-          for (const e of newEvents) {
-            switch (e.type) {
-              case 'task.scheduled': {
-                const { type: _t, ...spec } = e;
-                await tx
-                  .insert(agentTasks)
-                  .values({
-                    swarmId,
-                    taskId: e.taskId,
-                    iteration: e.iteration,
-                    phase: e.phase,
-                    slot: e.slot,
-                    attempt: e.attempt,
-                    agent: e.agent ?? (e.command ? `command: ${e.command}` : null),
-                    status: 'scheduled',
-                    spec: spec as unknown as Record<string, unknown>,
-                  })
-                  .onConflictDoNothing();
-                break;
-              }
-              case 'task.started':
-                await tx
-                  .update(agentTasks)
-                  .set({ status: 'running', worker: e.worker, startedAt: now })
-                  .where(and(eq(agentTasks.swarmId, swarmId), eq(agentTasks.taskId, e.taskId)));
-                break;
-              case 'task.succeeded':
-              case 'task.failed':
-                await tx
-                  .update(agentTasks)
-                  .set({
-                    status: e.type === 'task.succeeded' ? 'succeeded' : 'failed',
-                    output: e.type === 'task.succeeded' ? e.output : null,
-                    error: e.type === 'task.failed' ? e.reason : null,
-                    inputTokens: e.tokens.input,
-                    outputTokens: e.tokens.output,
-                    costUsd: e.costUsd,
-                    endedAt: now,
-                  })
-                  .where(and(eq(agentTasks.swarmId, swarmId), eq(agentTasks.taskId, e.taskId)));
-                break;
-              case 'iteration.started':
-                // The row may exist already: the workspace snapshot is saved just before this event.
-                await tx
-                  .insert(swarmIterations)
-                  .values({ swarmId, iteration: e.iteration, feedback: e.feedback })
-                  .onConflictDoUpdate({
-                    target: [swarmIterations.swarmId, swarmIterations.iteration],
-                    set: { feedback: e.feedback },
-                  });
-                break;
-              case 'gate.evaluated':
-                await tx
-                  .update(swarmIterations)
-                  .set({ gateScore: e.score, gatePassed: e.passed })
-                  .where(
-                    and(
-                      eq(swarmIterations.swarmId, swarmId),
-                      eq(swarmIterations.iteration, e.iteration),
-                    ),
-                  );
-                break;
-              case 'consensus.evaluated':
-                await tx
-                  .update(swarmIterations)
-                  .set({ consensusScore: e.score, consensusPassed: e.passed })
-                  .where(
-                    and(
-                      eq(swarmIterations.swarmId, swarmId),
-                      eq(swarmIterations.iteration, e.iteration),
-                    ),
-                  );
-                break;
-              case 'decision.made':
-                await tx
-                  .update(swarmIterations)
-                  .set({ decision: e.decision, decisionBy: e.by })
-                  .where(
-                    and(
-                      eq(swarmIterations.swarmId, swarmId),
-                      eq(swarmIterations.iteration, e.iteration),
-                    ),
-                  );
-                break;
-              default:
-                break;
-            }
-          }
-          const last = state.iterations[state.iterations.length - 1];
-          await tx
-            .update(swarms)
-            .set({
-              status: state.status,
-              iteration: last?.n ?? 0,
-              decision: last?.decision?.decision ?? null,
-              reason: state.completion?.reason ?? null,
-              lastSeq: expectedSeq + newEvents.length,
-              inputTokens: state.tokens.input,
-              outputTokens: state.tokens.output,
-              costUsd: state.costUsd,
-              playbookEntryId: state.playbook?.entryId ?? null,
-              updatedAt: now,
-              completedAt: state.completion ? now : null,
-            })
-            .where(eq(swarms.id, swarmId));
-          return rows.map(toStored);
-        });
-      } catch (err) {
-        if (isUniqueViolation(err)) throw new ConcurrentAppendError(swarmId, expectedSeq);
-        throw err;
-      }
+    async append(swarmId, expectedSeq, newEvents, state, options = {}) {
+      if (!newEvents.length) return;
+      // The rows are built now: `state` is the caller's and moves on once this resolves.
+      await writes.append(
+        swarmId,
+        expectedSeq,
+        newEvents,
+        state,
+        options.requestId ?? null,
+        options.journal ?? [],
+      );
     },
 
     async events(swarmId, afterSeq = 0, limit = 10_000) {
@@ -386,12 +263,7 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
       };
     },
 
-    async journalPut(e) {
-      await db
-        .insert(agentCalls)
-        .values({ ...e, provider: e.provider ?? null, model: e.model ?? null })
-        .onConflictDoNothing();
-    },
+    journalPut: (e) => writes.journal(e),
 
     async saveSnapshot(swarmId, iteration, files) {
       await db

@@ -1,0 +1,403 @@
+// Group commit for the swarm event log: appends (and effect-journal rows) that arrive while a write
+// is in flight are written together by the next one, as ONE statement — events, the projections of
+// the tasks, iterations and swarms they touch, and journal rows — so a batch is one round trip and
+// one transaction whatever its size. Nothing resolves before its batch has committed.
+import type { SwarmEvent } from '../../domain/cfn/spec.js';
+import type { SwarmState, TaskState } from '../../domain/cfn/state.js';
+import { ConcurrentAppendError, type JournalEntry } from '../../ports/swarm-store.js';
+import type { RawQuery } from './database.js';
+
+interface EventRow {
+  s: string;
+  q: number;
+  t: string;
+  d: SwarmEvent;
+  r: string | null;
+}
+interface TaskRow {
+  s: string;
+  id: string;
+  it: number;
+  ph: string;
+  sl: number;
+  att: number;
+  ag: string | null;
+  st: string;
+  spec: Record<string, unknown>;
+  out: Record<string, unknown> | null;
+  err: string | null;
+  ti: number;
+  tou: number;
+  c: number;
+  w: string | null;
+  started: boolean;
+  ended: boolean;
+}
+interface IterationRow {
+  s: string;
+  n: number;
+  fb: string[];
+  gs: number | null;
+  gp: boolean | null;
+  cs: number | null;
+  cp: boolean | null;
+  d: string | null;
+  db: string | null;
+}
+interface SwarmRow {
+  id: string;
+  st: string;
+  it: number;
+  d: string | null;
+  rs: string | null;
+  q: number;
+  ti: number;
+  tou: number;
+  c: number;
+  pb: string | null;
+  done: boolean;
+}
+interface JournalRow {
+  k: string;
+  s: string;
+  t: string;
+  kind: string;
+  h: string;
+  resp: Record<string, unknown>;
+  p: string | null;
+  m: string | null;
+  ti: number;
+  tou: number;
+  c: number;
+  d: number;
+}
+
+/** One caller's share of a batch: rows built when it was submitted (the state moves on after). */
+interface Item {
+  events: EventRow[];
+  tasks: TaskRow[];
+  iterations: IterationRow[];
+  swarm: SwarmRow | null;
+  journal: JournalRow[];
+  /** Set for appends: the error a conflict on the (swarm_id, seq) key becomes. */
+  conflict?: () => Error;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+const BATCH_SQL = `
+with
+ev as (
+  insert into events (swarm_id, seq, type, data, request_id)
+  select s, q, t, d, r from jsonb_to_recordset($1::jsonb) as x(s uuid, q int, t text, d jsonb, r text)
+  returning 1),
+tk as (
+  insert into agent_tasks (swarm_id, task_id, iteration, phase, slot, attempt, agent, status, spec,
+                           output, error, input_tokens, output_tokens, cost_usd, worker, started_at, ended_at)
+  select s, id, it, ph, sl, att, ag, st, spec, out, err, ti, tou, c, w,
+         case when started then now() end, case when ended then now() end
+  from jsonb_to_recordset($2::jsonb) as x(s uuid, id text, it int, ph text, sl int, att int, ag text,
+       st text, spec jsonb, out jsonb, err text, ti bigint, tou bigint, c float8, w text,
+       started boolean, ended boolean)
+  on conflict (swarm_id, task_id) do update set
+    status = excluded.status, output = excluded.output, error = excluded.error,
+    input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+    cost_usd = excluded.cost_usd, worker = coalesce(excluded.worker, agent_tasks.worker),
+    started_at = coalesce(agent_tasks.started_at, excluded.started_at),
+    ended_at = coalesce(excluded.ended_at, agent_tasks.ended_at)
+  returning 1),
+it as (
+  insert into swarm_iterations (swarm_id, iteration, feedback, gate_score, gate_passed,
+                                consensus_score, consensus_passed, decision, decision_by)
+  select s, n, fb, gs, gp, cs, cp, d, db
+  from jsonb_to_recordset($3::jsonb) as x(s uuid, n int, fb jsonb, gs float8, gp boolean, cs float8,
+       cp boolean, d text, db text)
+  on conflict (swarm_id, iteration) do update set
+    feedback = excluded.feedback, gate_score = excluded.gate_score, gate_passed = excluded.gate_passed,
+    consensus_score = excluded.consensus_score, consensus_passed = excluded.consensus_passed,
+    decision = excluded.decision, decision_by = excluded.decision_by
+  returning 1),
+sw as (
+  update swarms w set status = x.st, iteration = x.it, decision = x.d, reason = x.rs, last_seq = x.q,
+    input_tokens = x.ti, output_tokens = x.tou, cost_usd = x.c, playbook_entry_id = x.pb,
+    updated_at = now(), completed_at = case when x.done then coalesce(w.completed_at, now()) end
+  from jsonb_to_recordset($4::jsonb) as x(id uuid, st text, it int, d text, rs text, q int,
+       ti bigint, tou bigint, c float8, pb uuid, done boolean)
+  where w.id = x.id
+  returning 1),
+jr as (
+  insert into agent_calls (key, swarm_id, task_id, kind, request_hash, response, provider, model,
+                           input_tokens, output_tokens, cost_usd, duration_ms)
+  select k, s, t, kind, h, resp, p, m, ti, tou, c, d
+  from jsonb_to_recordset($5::jsonb) as x(k text, s uuid, t text, kind text, h text, resp jsonb,
+       p text, m text, ti bigint, tou bigint, c float8, d int)
+  on conflict (key) do nothing
+  returning 1)
+select (select count(*) from ev)::int as events`;
+
+function isUniqueViolation(err: unknown): boolean {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === '23505') return true;
+  }
+  return false;
+}
+
+function findTask(state: SwarmState, taskId: string): TaskState | undefined {
+  for (let i = state.iterations.length - 1; i >= 0; i--) {
+    const t = state.iterations[i]!.tasks.find((x) => x.taskId === taskId);
+    if (t) return t;
+  }
+  return undefined;
+}
+
+function taskRow(
+  swarmId: string,
+  t: TaskState,
+  flags: { w: string | null; started: boolean; ended: boolean },
+): TaskRow {
+  const spec: Record<string, unknown> = {
+    taskId: t.taskId,
+    iteration: t.iteration,
+    phase: t.phase,
+    slot: t.slot,
+    attempt: t.attempt,
+  };
+  if (t.agent !== undefined) spec.agent = t.agent;
+  if (t.command !== undefined) spec.command = t.command;
+  if (t.commandTimeoutMs !== undefined) spec.commandTimeoutMs = t.commandTimeoutMs;
+  if (t.prompt !== undefined) spec.prompt = t.prompt;
+  return {
+    s: swarmId,
+    id: t.taskId,
+    it: t.iteration,
+    ph: t.phase,
+    sl: t.slot,
+    att: t.attempt,
+    ag: t.agent ?? (t.command ? `command: ${t.command}` : null),
+    st: t.status,
+    spec,
+    out: t.status === 'succeeded' ? (t.output ?? null) : null,
+    err: t.status === 'failed' ? (t.reason ?? null) : null,
+    ti: t.tokens.input,
+    tou: t.tokens.output,
+    c: t.costUsd,
+    ...flags,
+  };
+}
+
+/** The rows an append writes: its events and the projections of what they touched in `state`. */
+function appendRows(
+  swarmId: string,
+  expectedSeq: number,
+  events: SwarmEvent[],
+  state: SwarmState,
+  requestId: string | null,
+): Pick<Item, 'events' | 'tasks' | 'iterations' | 'swarm'> {
+  const tasks = new Map<string, TaskRow>();
+  const iterations = new Set<number>();
+  const flags = new Map<string, { w: string | null; started: boolean; ended: boolean }>();
+  events.forEach((e) => {
+    switch (e.type) {
+      case 'task.scheduled':
+      case 'task.started':
+      case 'task.succeeded':
+      case 'task.failed': {
+        const f = flags.get(e.taskId) ?? { w: null, started: false, ended: false };
+        if (e.type === 'task.started') {
+          f.started = true;
+          f.w = e.worker;
+        }
+        if (e.type === 'task.succeeded' || e.type === 'task.failed') f.ended = true;
+        flags.set(e.taskId, f);
+        break;
+      }
+      case 'iteration.started':
+      case 'gate.evaluated':
+      case 'consensus.evaluated':
+      case 'decision.made':
+        iterations.add(e.iteration);
+        break;
+      default:
+        break;
+    }
+  });
+  for (const [taskId, f] of flags) {
+    const t = findTask(state, taskId);
+    if (t) tasks.set(taskId, taskRow(swarmId, t, f));
+  }
+  const last = state.iterations[state.iterations.length - 1];
+  return {
+    events: events.map((d, i) => ({
+      s: swarmId,
+      q: expectedSeq + 1 + i,
+      t: d.type,
+      d,
+      r: requestId,
+    })),
+    tasks: [...tasks.values()],
+    iterations: state.iterations
+      .filter((it) => iterations.has(it.n))
+      .map((it) => ({
+        s: swarmId,
+        n: it.n,
+        fb: it.feedback,
+        gs: it.gate?.score ?? null,
+        gp: it.gate?.passed ?? null,
+        cs: it.consensus?.score ?? null,
+        cp: it.consensus?.passed ?? null,
+        d: it.decision?.decision ?? null,
+        db: it.decision?.by ?? null,
+      })),
+    swarm: {
+      id: swarmId,
+      st: state.status,
+      it: last?.n ?? 0,
+      d: last?.decision?.decision ?? null,
+      rs: state.completion?.reason ?? null,
+      q: expectedSeq + events.length,
+      ti: state.tokens.input,
+      tou: state.tokens.output,
+      c: state.costUsd,
+      pb: state.playbook?.entryId ?? null,
+      done: !!state.completion,
+    },
+  };
+}
+
+function journalRow(e: JournalEntry): JournalRow {
+  return {
+    k: e.key,
+    s: e.swarmId,
+    t: e.taskId,
+    kind: e.kind,
+    h: e.requestHash,
+    resp: e.response,
+    p: e.provider ?? null,
+    m: e.model ?? null,
+    ti: e.inputTokens,
+    tou: e.outputTokens,
+    c: e.costUsd,
+    d: e.durationMs,
+  };
+}
+
+export interface SwarmWriteBatch {
+  append(
+    swarmId: string,
+    expectedSeq: number,
+    events: SwarmEvent[],
+    state: SwarmState,
+    requestId: string | null,
+    journal: JournalEntry[],
+  ): Promise<void>;
+  journal(entry: JournalEntry): Promise<void>;
+}
+
+export interface SwarmWriteBatchOptions {
+  /** Items per statement at the most (a larger backlog is written by the following ones). */
+  maxItems?: number;
+}
+
+export function createSwarmWriteBatch(
+  query: RawQuery,
+  options: SwarmWriteBatchOptions = {},
+): SwarmWriteBatch {
+  const maxItems = options.maxItems ?? 256;
+  let waiting: Item[] = [];
+  let writing = false;
+
+  async function write(items: Item[]): Promise<void> {
+    // Later rows of one task or swarm carry its newer state: one row each (a statement may not
+    // update a row twice), with the started/ended flags of all of them.
+    const tasks = new Map<string, TaskRow>();
+    const iterations = new Map<string, IterationRow>();
+    const swarms = new Map<string, SwarmRow>();
+    const events: EventRow[] = [];
+    const journal: JournalRow[] = [];
+    for (const it of items) {
+      events.push(...it.events);
+      journal.push(...it.journal);
+      for (const t of it.tasks) {
+        const key = `${t.s}/${t.id}`;
+        const prev = tasks.get(key);
+        tasks.set(
+          key,
+          prev
+            ? {
+                ...t,
+                w: t.w ?? prev.w,
+                started: t.started || prev.started,
+                ended: t.ended || prev.ended,
+              }
+            : t,
+        );
+      }
+      for (const r of it.iterations) iterations.set(`${r.s}/${r.n}`, r);
+      if (it.swarm) swarms.set(it.swarm.id, it.swarm);
+    }
+    await query('cfn_swarm_write_batch', BATCH_SQL, [
+      JSON.stringify(events),
+      JSON.stringify([...tasks.values()]),
+      JSON.stringify([...iterations.values()]),
+      JSON.stringify([...swarms.values()]),
+      JSON.stringify(journal),
+    ]);
+  }
+
+  async function flush(): Promise<void> {
+    while (waiting.length) {
+      const batch = waiting.slice(0, maxItems);
+      waiting = waiting.slice(batch.length);
+      try {
+        await write(batch);
+        for (const it of batch) it.resolve();
+      } catch (err) {
+        if (batch.length > 1 && isUniqueViolation(err)) {
+          // One append lost a race for its sequence numbers: write them one by one to find it.
+          for (const it of batch) {
+            try {
+              await write([it]);
+              it.resolve();
+            } catch (e) {
+              it.reject(isUniqueViolation(e) && it.conflict ? it.conflict() : e);
+            }
+          }
+        } else {
+          for (const it of batch)
+            it.reject(isUniqueViolation(err) && it.conflict ? it.conflict() : err);
+        }
+      }
+    }
+    writing = false;
+  }
+
+  function submit(item: Omit<Item, 'resolve' | 'reject'>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      waiting.push({ ...item, resolve, reject });
+      if (!writing) {
+        writing = true;
+        // Let the callbacks of this turn of the event loop join the first batch.
+        setImmediate(() => void flush());
+      }
+    });
+  }
+
+  return {
+    append(swarmId, expectedSeq, events, state, requestId, journal) {
+      return submit({
+        ...appendRows(swarmId, expectedSeq, events, state, requestId),
+        journal: journal.map(journalRow),
+        conflict: () => new ConcurrentAppendError(swarmId, expectedSeq),
+      });
+    },
+    journal(entry) {
+      return submit({
+        events: [],
+        tasks: [],
+        iterations: [],
+        swarm: null,
+        journal: [journalRow(entry)],
+      });
+    },
+  };
+}
