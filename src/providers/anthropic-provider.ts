@@ -22,6 +22,7 @@ import {
 } from '../ports/provider.js';
 import { cutShortError, startCallDeadline, type CallDeadline } from './call-deadline.js';
 import { kindForStatus } from './http-status-kind.js';
+import { createAttemptCounter, defaultProviderFetch } from './provider-fetch.js';
 import { createSdkLogger } from './sdk-logger.js';
 
 export interface AnthropicProviderOptions {
@@ -41,12 +42,13 @@ const DEFAULT_BASE_URL = 'https://api.anthropic.com';
 
 export function createAnthropicProvider(options: AnthropicProviderOptions): Provider {
   const { name, defaultModel, maxRetries } = options;
-  const baseFetch = options.fetch ?? globalThis.fetch;
+  const counter = createAttemptCounter(options.fetch ?? defaultProviderFetch());
   const client = new Anthropic({
     apiKey: options.apiKey,
     // Explicit, so the SDK's own ANTHROPIC_BASE_URL lookup never overrides our configuration.
     baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
     maxRetries,
+    fetch: counter.fetch,
     logger: createSdkLogger(options.logger?.child({ provider: name })),
     logLevel: options.logger ? 'warn' : 'off',
   });
@@ -58,32 +60,26 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Prov
     supportsTools: true,
     async complete(request: CompletionRequest): Promise<CompletionResult> {
       const deadline = startCallDeadline(request.signal, request.timeoutMs);
-      let attempts = 0;
-      // A per-call client whose fetch counts the SDK's attempts, retries included.
-      const counted = client.withOptions({
-        fetch: (input, init) => {
-          attempts += 1;
-          return baseFetch(input, init);
-        },
-      });
+      const call = counter.begin();
       try {
         const params = toMessageParams(request, request.model ?? defaultModel);
         const requestOptions = {
           signal: deadline.signal,
           timeout: request.timeoutMs,
-          ...(request.headers ? { headers: request.headers } : {}),
+          headers: { ...request.headers, ...call.headers },
         };
         if (request.onText) {
-          const stream = await counted.messages.create({ ...params, stream: true }, requestOptions);
+          const stream = await client.messages.create({ ...params, stream: true }, requestOptions);
           const result = await collectStream(stream, request.onText, deadline, name);
-          return { ...result, attempts };
+          return { ...result, attempts: call.attempts() };
         }
-        const message = await counted.messages.create({ ...params, stream: false }, requestOptions);
-        return { ...fromMessage(message, name), attempts };
+        const message = await client.messages.create({ ...params, stream: false }, requestOptions);
+        return { ...fromMessage(message, name), attempts: call.attempts() };
       } catch (err) {
-        throw toProviderError(err, name, attempts, deadline, request.timeoutMs);
+        throw toProviderError(err, name, call.attempts(), deadline, request.timeoutMs);
       } finally {
         deadline.dispose();
+        call.end();
       }
     },
   };

@@ -29,6 +29,7 @@ import {
 import { cutShortError, startCallDeadline, type CallDeadline } from './call-deadline.js';
 import { estimateTokens } from './estimate-tokens.js';
 import { kindForStatus } from './http-status-kind.js';
+import { createAttemptCounter, defaultProviderFetch } from './provider-fetch.js';
 import { createSdkLogger } from './sdk-logger.js';
 
 export interface OpenAiProviderOptions {
@@ -55,7 +56,7 @@ const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
 export function createOpenAiProvider(options: OpenAiProviderOptions): Provider {
   const { name, defaultModel, maxRetries } = options;
-  const baseFetch = options.fetch ?? globalThis.fetch;
+  const counter = createAttemptCounter(options.fetch ?? defaultProviderFetch());
   const tokenLimitParam =
     options.tokenLimitParam ??
     (options.baseUrl === undefined ? 'max_completion_tokens' : 'max_tokens');
@@ -66,6 +67,7 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): Provider {
     organization: null,
     project: null,
     maxRetries,
+    fetch: counter.fetch,
     logger: createSdkLogger(options.logger?.child({ provider: name })),
     logLevel: options.logger ? 'warn' : 'off',
   });
@@ -78,38 +80,32 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): Provider {
     async complete(request: CompletionRequest): Promise<CompletionResult> {
       const model = request.model ?? defaultModel;
       const deadline = startCallDeadline(request.signal, request.timeoutMs);
-      let attempts = 0;
-      // A per-call client whose fetch counts the SDK's attempts, retries included.
-      const counted = client.withOptions({
-        fetch: (input, init) => {
-          attempts += 1;
-          return baseFetch(input, init);
-        },
-      });
+      const call = counter.begin();
       try {
         const params = toParams(request, model, tokenLimitParam);
         const requestOptions = {
           signal: deadline.signal,
           timeout: request.timeoutMs,
-          ...(request.headers ? { headers: request.headers } : {}),
+          headers: { ...request.headers, ...call.headers },
         };
         if (request.onText) {
-          const stream = await counted.chat.completions.create(
+          const stream = await client.chat.completions.create(
             { ...params, stream: true, stream_options: { include_usage: true } },
             requestOptions,
           );
           const result = await collectStream(stream, request, model, deadline, name);
-          return { ...result, attempts };
+          return { ...result, attempts: call.attempts() };
         }
-        const completion = await counted.chat.completions.create(
+        const completion = await client.chat.completions.create(
           { ...params, stream: false },
           requestOptions,
         );
-        return { ...fromCompletion(completion, request, model, name), attempts };
+        return { ...fromCompletion(completion, request, model, name), attempts: call.attempts() };
       } catch (err) {
-        throw toProviderError(err, name, attempts, deadline, request.timeoutMs);
+        throw toProviderError(err, name, call.attempts(), deadline, request.timeoutMs);
       } finally {
         deadline.dispose();
+        call.end();
       }
     },
   };

@@ -335,6 +335,10 @@ export function httpProviderContract(label: string, fixture: HttpProviderFixture
         request({ headers: { 'X-Request-Id': 'req-42', 'X-CFN-Call-Key': 'swarm-1:t-3:a-1' } }),
       );
       expect(fake.requests[0]).toMatchObject({ requestId: 'req-42', callKey: 'swarm-1:t-3:a-1' });
+      // The header that counts attempts inside the process never leaves it.
+      expect(Object.keys(fake.requests[0]!.headers).filter((h) => h.startsWith('x-cfn-'))).toEqual([
+        'x-cfn-call-key',
+      ]);
     });
   });
 }
