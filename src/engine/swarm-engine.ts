@@ -116,6 +116,17 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
   ): Promise<boolean> {
     const expected = state.seq;
     for (const e of events) applyEvent(state, e);
+    return persist(swarmId, state, expected, events, journal);
+  }
+
+  /** Writes events already folded into `state` (which was at `expected` before them). */
+  async function persist(
+    swarmId: string,
+    state: SwarmState,
+    expected: number,
+    events: SwarmEvent[],
+    journal?: JournalEntry[],
+  ): Promise<boolean> {
     try {
       await store.append(swarmId, expected, events, state, {
         requestId: deps.currentRequestId?.() ?? null,
@@ -178,27 +189,28 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     return [{ type: 'retrospective.recorded', entryId: swarmId }];
   }
 
-  /** Carries out one action; returns false when the swarm has nothing more to do now. */
-  async function perform(
+  /**
+   * What an action writes, and what may only happen once that is durable (queueing tasks,
+   * webhooks, aborting calls). Reads and idempotent writes (playbook, snapshots) happen here.
+   */
+  async function plan(
     swarmId: string,
     state: SwarmState,
     action: Action,
-  ): Promise<boolean | 'retry'> {
+  ): Promise<{ events: SwarmEvent[]; after?: () => Promise<void> } | 'stop'> {
     switch (action.kind) {
       case 'none':
       case 'wait':
-        return false;
+        return 'stop';
       case 'append':
-        return (await commit(swarmId, state, action.events)) || 'retry';
-      case 'schedule': {
-        const events: SwarmEvent[] = action.tasks.map((t: TaskSpec) => ({
-          type: 'task.scheduled',
-          ...t,
-        }));
-        if (!(await commit(swarmId, state, events))) return 'retry';
-        for (const t of action.tasks) await enqueueTask(swarmId, t.taskId);
-        return true;
-      }
+        return { events: action.events };
+      case 'schedule':
+        return {
+          events: action.tasks.map((t: TaskSpec) => ({ type: 'task.scheduled', ...t })),
+          after: async () => {
+            for (const t of action.tasks) await enqueueTask(swarmId, t.taskId);
+          },
+        };
       case 'start-iteration': {
         const events: SwarmEvent[] = [];
         if (action.iteration === 1 && !state.playbook) {
@@ -230,48 +242,56 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
           const snap = await ws.snapshot();
           await store.saveSnapshot(swarmId, action.iteration, snap.files);
         }
-        return (await commit(swarmId, state, events)) || 'retry';
+        return { events };
       }
       case 'check-deliverable': {
         const ws = await deps.workspaces.open(state.spec.workspace!);
         const before = (await store.loadSnapshot(swarmId, action.iteration)) ?? {};
         const changedFiles = await ws.changesSince({ files: before });
-        return (
-          (await commit(swarmId, state, [
+        return {
+          events: [
             {
               type: 'deliverable.checked',
               iteration: action.iteration,
               changedFiles,
               passed: changedFiles.length > 0,
             },
-          ])) || 'retry'
-        );
+          ],
+        };
       }
       case 'finish': {
         const events = action.retrospective
           ? await retrospective(swarmId, state, action.status)
           : [];
         events.push({ type: 'swarm.completed', status: action.status, reason: action.reason });
-        if (!(await commit(swarmId, state, events))) return 'retry';
-        // Calls still in flight for this swarm (a cancel, a budget stop) are no longer wanted.
-        for (const c of inFlight.get(swarmId) ?? []) c.abort(new Error(`swarm ${action.status}`));
-        if (state.spec.webhookUrl) {
-          await queue.enqueue(
-            'webhook.deliver',
-            { swarmId },
-            { group: swarmId, jobId: `webhook:${swarmId}` },
-          );
-        }
-        logger.info({ swarmId, status: action.status, reason: action.reason }, 'swarm finished');
-        return false;
+        return {
+          events,
+          after: async () => {
+            // Calls still in flight for this swarm (a cancel, a budget stop) are no longer wanted.
+            for (const c of inFlight.get(swarmId) ?? [])
+              c.abort(new Error(`swarm ${action.status}`));
+            if (state.spec.webhookUrl) {
+              await queue.enqueue(
+                'webhook.deliver',
+                { swarmId },
+                { group: swarmId, jobId: `webhook:${swarmId}` },
+              );
+            }
+            logger.info(
+              { swarmId, status: action.status, reason: action.reason },
+              'swarm finished',
+            );
+          },
+        };
       }
     }
   }
 
   /**
    * Carries out the swarm's next steps until it has to wait. `facts` (a task's outcome, with its
-   * journal entries) are appended first, in the same turn of the lock, so finishing a task and
-   * deciding what follows is one section rather than two.
+   * journal entries) come first. Decisions are a pure function of the fold, so consecutive steps
+   * are decided in memory and written as one append; only what must follow a durable write
+   * (queueing, webhooks) ends a section early.
    */
   async function advance(
     swarmId: string,
@@ -281,11 +301,35 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     for (let step = 0; step < MAX_STEPS_PER_ADVANCE; step++) {
       const more = await withLock(swarmId, async () => {
         const state = await load(swarmId);
-        if (pending) {
-          if (!(await commit(swarmId, state, pending.events, pending.journal))) return 'retry';
-          pending = undefined;
+        const expected = state.seq;
+        const events: SwarmEvent[] = [];
+        const fold = (more: SwarmEvent[]) => {
+          for (const e of more) applyEvent(state, e);
+          events.push(...more);
+        };
+        if (pending) fold(pending.events);
+        let after: (() => Promise<void>) | undefined;
+        let done = false;
+        for (let n = 0; n < MAX_STEPS_PER_ADVANCE && !after; n++) {
+          let next;
+          try {
+            next = await plan(swarmId, state, nextAction(state));
+          } catch (err) {
+            if (events.length) cache.delete(swarmId); // folded but never written
+            throw err;
+          }
+          if (next === 'stop' || !next.events.length) {
+            done = true;
+            break;
+          }
+          fold(next.events);
+          after = next.after;
         }
-        return perform(swarmId, state, nextAction(state));
+        if (events.length && !(await persist(swarmId, state, expected, events, pending?.journal)))
+          return 'retry';
+        pending = undefined;
+        if (after) await after();
+        return !done;
       });
       if (more === false) return;
     }
