@@ -1,0 +1,195 @@
+// The SwarmStore contract, run on PGlite and PostgreSQL: the event log's optimistic concurrency,
+// projections kept with it, and the effect journal — also when appends share one write.
+import { randomUUID } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { SwarmEvent, SwarmSpec } from '../../../src/domain/cfn/spec.js';
+import { applyEvent, initialState, type SwarmState } from '../../../src/domain/cfn/state.js';
+import {
+  ConcurrentAppendError,
+  type JournalEntry,
+  type SwarmStore,
+} from '../../../src/ports/swarm-store.js';
+
+const spec = (objective: string): SwarmSpec => ({
+  objective,
+  strategy: 'cfn-loop',
+  mode: 'mvp',
+  agents: ['coder'],
+  validators: [{ kind: 'agent', agent: 'reviewer' }],
+  approval: 'auto',
+  gate: 0.7,
+  consensus: 0.8,
+  maxIterations: 5,
+  maxAttempts: 2,
+});
+
+/** A swarm in the store and the engine's view of it. */
+async function newSwarm(store: SwarmStore, objective = 'contract swarm') {
+  const id = randomUUID();
+  const s = spec(objective);
+  await store.create({ id, spec: s, createdBy: 'test', requestId: 'req-1' });
+  return { id, state: initialState(s) };
+}
+
+/** Folds `events` into `state` and appends them where the state was. */
+function append(
+  store: SwarmStore,
+  id: string,
+  state: SwarmState,
+  events: SwarmEvent[],
+  journal?: JournalEntry[],
+) {
+  const expected = state.seq;
+  for (const e of events) applyEvent(state, e);
+  return store.append(id, expected, events, state, { requestId: 'req-2', journal: journal ?? [] });
+}
+
+const implTask = (iteration: number) => ({
+  taskId: `i${iteration}-implement-0-a1`,
+  iteration,
+  phase: 'implement' as const,
+  slot: 0,
+  attempt: 1,
+  agent: 'coder',
+  prompt: 'Do it',
+});
+
+const journalEntry = (swarmId: string, taskId: string, text: string): JournalEntry => ({
+  key: `${swarmId}/${taskId}/llm/0`,
+  swarmId,
+  taskId,
+  kind: 'llm',
+  requestHash: 'h',
+  response: { text },
+  provider: 'anthropic',
+  model: 'm',
+  inputTokens: 10,
+  outputTokens: 5,
+  costUsd: 0.001,
+  durationMs: 3,
+});
+
+export function swarmStoreContract(label: string, open: () => Promise<SwarmStore>): void {
+  describe(`swarm store contract: ${label}`, () => {
+    let store: SwarmStore;
+    beforeAll(async () => {
+      store = await open();
+    });
+
+    it('keeps the log, the task, iteration and swarm projections, and the journal of one append', async () => {
+      const { id, state } = await newSwarm(store);
+      const t = implTask(1);
+      await append(store, id, state, [
+        { type: 'iteration.started', iteration: 1, feedback: [] },
+        { type: 'task.scheduled', ...t },
+        { type: 'task.started', taskId: t.taskId, worker: 'w1' },
+      ]);
+      await append(
+        store,
+        id,
+        state,
+        [
+          {
+            type: 'task.succeeded',
+            taskId: t.taskId,
+            output: { confidence: 0.9, summary: 'done' },
+            tokens: { input: 10, output: 5 },
+            costUsd: 0.001,
+          },
+          { type: 'gate.evaluated', iteration: 1, score: 0.9, threshold: 0.7, passed: true },
+        ],
+        [journalEntry(id, t.taskId, 'the answer')],
+      );
+
+      const log = await store.events(id);
+      expect(log.map((e) => [e.seq, e.type])).toEqual([
+        [1, 'swarm.created'],
+        [2, 'iteration.started'],
+        [3, 'task.scheduled'],
+        [4, 'task.started'],
+        [5, 'task.succeeded'],
+        [6, 'gate.evaluated'],
+      ]);
+      const rec = await store.get(id);
+      expect(rec).toMatchObject({
+        status: 'running',
+        iteration: 1,
+        lastSeq: 6,
+        inputTokens: 10,
+        outputTokens: 5,
+      });
+      expect(rec!.costUsd).toBeCloseTo(0.001);
+      const [task] = await store.tasks(id);
+      expect(task).toMatchObject({
+        taskId: t.taskId,
+        status: 'succeeded',
+        agent: 'coder',
+        worker: 'w1',
+        output: { confidence: 0.9, summary: 'done' },
+        inputTokens: 10,
+      });
+      expect(task!.startedAt).toBeInstanceOf(Date);
+      expect(task!.endedAt).toBeInstanceOf(Date);
+      expect(await store.journalGet(`${id}/${t.taskId}/llm/0`)).toMatchObject({
+        response: { text: 'the answer' },
+        inputTokens: 10,
+      });
+    });
+
+    it('writes appends of many swarms made at once, each in its own order', async () => {
+      const swarms = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => newSwarm(store, `many ${i}`)),
+      );
+      for (let round = 1; round <= 3; round++) {
+        await Promise.all(
+          swarms.map(({ id, state }) =>
+            append(store, id, state, [
+              { type: 'iteration.started', iteration: round, feedback: [`round ${round}`] },
+              { type: 'task.scheduled', ...implTask(round) },
+            ]),
+          ),
+        );
+      }
+      for (const { id } of swarms) {
+        const log = await store.events(id);
+        expect(log.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+        expect((await store.get(id))!.iteration).toBe(3);
+        expect((await store.tasks(id)).map((t) => t.iteration)).toEqual([1, 2, 3]);
+      }
+    });
+
+    it('refuses an append that lost the race for its place, and keeps the others written with it', async () => {
+      const a = await newSwarm(store, 'race a');
+      const b = await newSwarm(store, 'race b');
+      await append(store, a.id, a.state, [
+        { type: 'iteration.started', iteration: 1, feedback: [] },
+      ]);
+      // A stale writer of swarm a (still at seq 1) and a healthy append of b, in the same turn.
+      const stale = initialState(a.state.spec);
+      const results = await Promise.allSettled([
+        append(store, a.id, stale, [{ type: 'swarm.cancel_requested', by: 'stale' }]),
+        append(store, b.id, b.state, [{ type: 'iteration.started', iteration: 1, feedback: [] }]),
+      ]);
+      expect(results[0]!.status).toBe('rejected');
+      expect((results[0] as PromiseRejectedResult).reason).toBeInstanceOf(ConcurrentAppendError);
+      expect(results[1]!.status).toBe('fulfilled');
+      expect((await store.events(a.id)).map((e) => e.type)).toEqual([
+        'swarm.created',
+        'iteration.started',
+      ]);
+      expect((await store.events(b.id)).map((e) => e.type)).toEqual([
+        'swarm.created',
+        'iteration.started',
+      ]);
+      expect((await store.get(a.id))!.lastSeq).toBe(2);
+    });
+
+    it('journals an effect on its own and keeps the first of two puts', async () => {
+      const { id } = await newSwarm(store);
+      await store.journalPut(journalEntry(id, 't1', 'first'));
+      await store.journalPut(journalEntry(id, 't1', 'second'));
+      expect((await store.journalGet(`${id}/t1/llm/0`))!.response).toEqual({ text: 'first' });
+      expect(await store.journalGet(`${id}/t2/llm/0`)).toBeUndefined();
+    });
+  });
+}
