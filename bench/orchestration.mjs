@@ -236,10 +236,13 @@ const WORKLOADS = quick
   ? {
       a: { name: 'a', swarms: 1, agents: 20, iterations: 5, passAt: 0, prefix: 'impl-long-' },
       b: { name: 'b', swarms: 10, agents: 10, iterations: 3, passAt: 3, prefix: 'impl-' },
+      c: { name: 'c', swarms: 1, agents: 1, iterations: 10, passAt: 0, prefix: 'impl-long-' },
     }
   : {
       a: { name: 'a', swarms: 1, agents: 20, iterations: 50, passAt: 0, prefix: 'impl-long-' },
       b: { name: 'b', swarms: 100, agents: 10, iterations: 3, passAt: 3, prefix: 'impl-' },
+      // One call at a time: the time between one answer and the next request is all orchestration.
+      c: { name: 'c', swarms: 1, agents: 1, iterations: 50, passAt: 0, prefix: 'impl-long-' },
     };
 const agentNames = (wl) =>
   Array.from({ length: wl.agents }, (_, i) => `${wl.prefix}${String(i).padStart(2, '0')}`);
@@ -248,7 +251,9 @@ const expectedTasks = (wl) => wl.swarms * (wl.agents * wl.iterations + (wl.passA
 const describe = (wl) =>
   wl.passAt
     ? `${wl.swarms} swarms × (${wl.agents} implementers × ${wl.iterations} iterations + 1 validator)`
-    : `${wl.swarms} swarm × ${wl.agents} implementers × ${wl.iterations} iterations (gate always fails)`;
+    : wl.agents === 1
+      ? `${wl.swarms} swarm × 1 implementer × ${wl.iterations} iterations, one call at a time`
+      : `${wl.swarms} swarm × ${wl.agents} implementers × ${wl.iterations} iterations (gate always fails)`;
 
 // ---- LangGraph child ---------------------------------------------------------------------------
 
@@ -876,6 +881,20 @@ function gitInfo() {
   ]).then(([head, dirty]) => ({ head, srcDirty: dirty.split('\n').filter(Boolean) }));
 }
 
+/**
+ * Workload (c) makes one call at a time: from the fake's own clock, the time between the end of
+ * one answer and the arrival of the next request is the orchestrator's whole per-step overhead
+ * (reading the answer, persisting it, deciding, scheduling, starting and sending the next call).
+ * The last `n` requests of the run are the measured chain (the warm-up came before them).
+ */
+async function stepGaps(url, after, n) {
+  const all = await (await fetch(`${url}/_timings?after=${after}`)).json();
+  const chain = all.sort((x, y) => x.id - y.id).slice(-n);
+  const gaps = [];
+  for (let i = 1; i < chain.length; i++) gaps.push(chain[i].receivedAt - chain[i - 1].respondedAt);
+  return { p50: pct(gaps, 50), p95: pct(gaps, 95), max: Math.max(...gaps), n: gaps.length };
+}
+
 async function measureFake(url, n = 300) {
   const text = implementerText(OBJECTIVE('a', 0), 2, 50, [
     'Confidence gate failed: mean confidence 0.100 is below 0.7.',
@@ -1030,12 +1049,13 @@ async function main() {
       }
     }
     const onlyWorkload = arg('--workload');
-    for (const wl of [WORKLOADS.a, WORKLOADS.b].filter(
+    for (const wl of [WORKLOADS.a, WORKLOADS.b, WORKLOADS.c].filter(
       (w) => !onlyWorkload || w.name === onlyWorkload,
     )) {
       for (const s of systems) {
         process.stdout.write(`(${wl.name}) ${describe(wl)} — ${s.system} … `);
         const idleBefore = noWaitIdle ? undefined : await waitIdle();
+        const fakeBefore = await fakeCount(fake.url);
         let r;
         if (s.kind === 'cfn') {
           if (s.backend === 'postgres') scratchDbs.push(`${dbNameOf(adminPg)}_svc_${wl.name}`);
@@ -1068,6 +1088,8 @@ async function main() {
           });
         }
         const sum = summarize(r, fakeTime.p50);
+        if (wl.agents === 1)
+          sum.stepGapMs = await stepGaps(fake.url, fakeBefore, expectedTasks(wl));
         if (sum.tasks !== expectedTasks(wl)) {
           console.warn(`\n  warning: ${sum.tasks} tasks, expected ${expectedTasks(wl)}`);
         }
@@ -1094,6 +1116,7 @@ async function main() {
       'tasks/s',
       'overhead p50/p95/p99 ms',
       'round gap p50 ms',
+      'step gap p50/p95/max ms',
       'CPU ms/task (proc + pg)',
       'idle→peak RSS MiB',
       'ELD p99 / max ms',
@@ -1107,6 +1130,9 @@ async function main() {
       f(r.tasksPerS, 0),
       `${f(r.overheadMs.p50, 2)} / ${f(r.overheadMs.p95, 2)} / ${f(r.overheadMs.p99, 2)}`,
       r.roundGapMs ? f(r.roundGapMs.p50, 1) : '',
+      r.stepGapMs
+        ? `${f(r.stepGapMs.p50, 2)} / ${f(r.stepGapMs.p95, 2)} / ${f(r.stepGapMs.max, 2)}`
+        : '',
       `${f(r.cpuMsPerTask, 2)} + ${f(r.pgCpuMsPerTask, 2)}`,
       `${f(r.idleRssMb, 0)} → ${f(r.peakRssMb, 0)}`,
       `${f(r.eldP99Ms, 1)} / ${f(r.eldMaxMs, 1)}`,
@@ -1119,7 +1145,7 @@ async function main() {
     console.log(line(widths.map((w) => '-'.repeat(w))));
     for (const t of table) console.log(line(t));
     console.log();
-    for (const wl of ['a', 'b']) {
+    for (const wl of ['a', 'b', 'c']) {
       const cfn = rows.filter((r) => r.workload === wl && r.system.startsWith('cfn'));
       const lg = rows.filter((r) => r.workload === wl && r.system.startsWith('LangGraph'));
       for (const c of cfn)

@@ -35,6 +35,9 @@ export interface FakeRequest {
   id: number;
   /** ISO time of arrival. */
   time: string;
+  /** Arrival (first byte handled) and end of the response, epoch ms with sub-ms precision. */
+  receivedAt: number;
+  respondedAt: number | undefined;
   format: FakeFormat;
   path: string;
   model: string;

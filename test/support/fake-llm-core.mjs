@@ -72,6 +72,23 @@ export async function startFakeLlm(options = {}) {
       sendJson(res, 200, requests);
       return;
     }
+    if (req.method === 'GET' && url.pathname === '/_timings' && options.exposeLog) {
+      // Arrival and end of each request after ?after=<id>, on this process's clock (benchmarks).
+      const after = Number(url.searchParams.get('after') ?? 0);
+      sendJson(
+        res,
+        200,
+        requests
+          .filter((r) => r.id > after)
+          .map((r) => ({
+            id: r.id,
+            agent: r.system.match(/AGENT=([a-z0-9-]+)/)?.[1] ?? null,
+            receivedAt: r.receivedAt,
+            respondedAt: r.respondedAt,
+          })),
+      );
+      return;
+    }
     if (req.method === 'GET' && url.pathname === '/_health') {
       sendJson(res, 200, { status: 'ok', requests: requests.length });
       return;
@@ -90,6 +107,7 @@ export async function startFakeLlm(options = {}) {
       return;
     }
 
+    const receivedAt = performance.timeOrigin + performance.now();
     const rawBody = await readBody(req);
     /** @type {Record<string, string>} */
     const headers = {};
@@ -108,6 +126,8 @@ export async function startFakeLlm(options = {}) {
     const entry = {
       id: nextId++,
       time: new Date().toISOString(),
+      receivedAt,
+      respondedAt: undefined,
       format,
       path: url.pathname,
       model: parsed?.model ?? '',
@@ -127,6 +147,9 @@ export async function startFakeLlm(options = {}) {
       clientClosed: false,
     };
     requests.push(entry);
+    res.on('finish', () => {
+      entry.respondedAt = performance.timeOrigin + performance.now();
+    });
 
     // Aborted when the connection goes away, so pending delays stop and the log learns about it.
     const gone = new AbortController();
