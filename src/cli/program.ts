@@ -16,8 +16,8 @@ export interface DirectKeys {
 
 export interface CliDeps extends SwarmCommandDeps {
   version: string;
-  /** Runs the API (and, later, workers) until a signal stops it. */
-  start(): Promise<void>;
+  /** Runs the service, or one part of it, until a signal stops it. */
+  start(role: 'all' | 'api' | 'worker'): Promise<void>;
   migrate(): Promise<{ applied: number; total: number; database: string }>;
   /** Opens the database directly for key management without a running service (recovery). */
   directKeys(): Promise<DirectKeys>;
@@ -66,14 +66,37 @@ Quick start:
 
   program
     .command('start')
-    .description('start the service (API, and workers once they exist) on the configured database')
+    .description('start the whole service in one process: the API and the workers that run swarms')
     .addHelpText(
       'after',
       '\nWith no DATABASE_URL the embedded PGlite database under CFN_DATA_DIR is used.\n' +
         'On first start an admin API key is created and printed once.\n\n' +
         'Example:\n  $ PORT=3000 cfn start',
     )
-    .action(async () => deps.start());
+    .action(async () => deps.start('all'));
+
+  program
+    .command('serve')
+    .description('start an API replica only (swarms run on `cfn worker` replicas)')
+    .addHelpText(
+      'after',
+      '\nNeeds DATABASE_URL and REDIS_URL, shared with the worker replicas. Scale it on HTTP load.\n\n' +
+        'Example:\n  $ DATABASE_URL=postgres://… REDIS_URL=redis://… PORT=3000 cfn serve',
+    )
+    .action(async () => deps.start('api'));
+
+  program
+    .command('worker')
+    .description(
+      'start a worker replica only: runs agent tasks and swarm steps from the shared queue',
+    )
+    .addHelpText(
+      'after',
+      '\nNeeds DATABASE_URL and REDIS_URL, shared with the API replicas. Serves only /health and\n' +
+        '/metrics on PORT (for probes and Prometheus). Scale it on queue depth.\n\n' +
+        'Example:\n  $ DATABASE_URL=postgres://… REDIS_URL=redis://… PORT=3001 cfn worker',
+    )
+    .action(async () => deps.start('worker'));
 
   program
     .command('migrate')

@@ -20,7 +20,7 @@ export interface Config {
     readonly poolMax: number;
     readonly connectTimeoutMs: number;
   };
-  readonly redis: { readonly url: string | undefined };
+  readonly redis: { readonly url: string | undefined; readonly prefix: string };
   readonly metrics: { readonly token: string | undefined };
   readonly auth: { readonly bootstrapAdminKey: string | undefined };
   readonly shutdownTimeoutMs: number;
@@ -31,6 +31,8 @@ export interface Config {
   readonly engine: {
     readonly agentsDir: string;
     readonly maxConcurrentAgents: number;
+    /** How long a worker holds a queued job before it counts as stalled (BullMQ). */
+    readonly queueLockMs: number;
     readonly providersFile: string | undefined;
     readonly defaultProvider: string | undefined;
     readonly anthropic: {
@@ -112,7 +114,7 @@ export function loadConfig(
       poolMax: e.DATABASE_POOL_MAX,
       connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
     },
-    redis: { url: e.REDIS_URL },
+    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
     metrics: { token: e.METRICS_TOKEN },
     auth: { bootstrapAdminKey: e.CFN_BOOTSTRAP_ADMIN_KEY },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
@@ -122,6 +124,7 @@ export function loadConfig(
     engine: {
       agentsDir: path.resolve(cwd, e.CFN_AGENTS_DIR),
       maxConcurrentAgents: e.CFN_MAX_CONCURRENT_AGENTS,
+      queueLockMs: e.CFN_QUEUE_LOCK_MS,
       providersFile: e.CFN_PROVIDERS_FILE ? path.resolve(cwd, e.CFN_PROVIDERS_FILE) : undefined,
       defaultProvider: e.CFN_DEFAULT_PROVIDER,
       anthropic: {

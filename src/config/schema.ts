@@ -73,6 +73,13 @@ export const envSchema = z.object({
   DATABASE_POOL_MAX: int(1, 1000, 10),
   DATABASE_CONNECT_TIMEOUT_MS: int(100, 120_000, 5000),
   REDIS_URL: redisUrl,
+  REDIS_PREFIX: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,40}$/, { message: 'expected 1-40 letters, digits, _ or -' })
+      .default('cfn'),
+  ),
   METRICS_TOKEN: z.preprocess(
     emptyAsUndefined,
     z.string().min(16, { message: 'expected at least 16 characters' }).optional(),
@@ -102,6 +109,7 @@ export const envSchema = z.object({
   // ---- The engine: agents, providers, workspaces
   CFN_AGENTS_DIR: z.preprocess(emptyAsUndefined, z.string().default('./.claude/agents')),
   CFN_MAX_CONCURRENT_AGENTS: int(1, 10_000, 8),
+  CFN_QUEUE_LOCK_MS: int(1000, 600_000, 30_000),
   CFN_PROVIDERS_FILE: optionalString,
   CFN_DEFAULT_PROVIDER: optionalString,
   ANTHROPIC_API_KEY: optionalString,

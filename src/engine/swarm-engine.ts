@@ -371,45 +371,70 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     const controller = new AbortController();
     const started = performance.now();
     let running: Promise<TaskOutcome> | undefined;
-    const prepared = await withLock(swarmId, async () => {
-      const state = await load(swarmId);
-      const task = findTask(state, taskId);
-      if (!task || task.status === 'succeeded' || task.status === 'failed' || state.completion)
-        return undefined;
-      if (state.cancelRequested) {
-        await commit(swarmId, state, [
-          {
-            type: 'task.failed',
-            taskId,
-            reason: 'cancelled before it started',
-            retryable: false,
-            cancelled: true,
-            tokens: { input: 0, output: 0 },
-            costUsd: 0,
-          },
-        ]);
-        return undefined;
-      }
-      const fresh = task.status === 'scheduled';
-      const spec = state.spec;
-      const taskSpec = { ...task } as TaskSpec;
-      // The call starts while task.started is being written (it acknowledges nothing); the lock
-      // is held until that write is durable, and nothing the task writes comes before it.
-      const startWrite = fresh
-        ? commit(swarmId, state, [{ type: 'task.started', taskId, worker: deps.workerId }])
-        : Promise.resolve(true);
-      const durable = startWrite.then(() => undefined);
-      durable.catch(() => undefined);
-      running = startTask(swarmId, spec, taskSpec, controller, jobSignal, fresh, durable);
-      try {
-        await startWrite;
-      } catch (err) {
-        controller.abort(err);
-        await running.catch(() => undefined);
-        throw err;
-      }
-      return { task: taskSpec };
-    });
+    /** The task's status when this job first looked: 'running' then means its worker died. */
+    let firstSeen: TaskState['status'] | undefined;
+    let prepared: { task: TaskSpec } | 'retry' | undefined = 'retry';
+    for (let i = 0; prepared === 'retry' && i < 50; i++) {
+      prepared = await withLock(swarmId, async () => {
+        const state = await load(swarmId);
+        const task = findTask(state, taskId);
+        if (!task || task.status === 'succeeded' || task.status === 'failed' || state.completion)
+          return undefined;
+        if (state.cancelRequested) {
+          await commit(swarmId, state, [
+            {
+              type: 'task.failed',
+              taskId,
+              reason: 'cancelled before it started',
+              retryable: false,
+              cancelled: true,
+              tokens: { input: 0, output: 0 },
+              costUsd: 0,
+            },
+          ]);
+          return undefined;
+        }
+        firstSeen ??= task.status;
+        // Another worker started it while this job was looking: it is that worker's to run.
+        if (task.status === 'running' && firstSeen === 'scheduled') return undefined;
+        const fresh = task.status === 'scheduled';
+        const spec = state.spec;
+        const taskSpec = { ...task } as TaskSpec;
+        const startWrite = fresh
+          ? commit(swarmId, state, [{ type: 'task.started', taskId, worker: deps.workerId }])
+          : Promise.resolve(true);
+        if (!deps.soleWriter) {
+          // Other workers may race for the task: only the one whose task.started lands runs it.
+          if (!(await startWrite)) return 'retry';
+          running = startTask(
+            swarmId,
+            spec,
+            taskSpec,
+            controller,
+            jobSignal,
+            fresh,
+            Promise.resolve(),
+          );
+          return { task: taskSpec };
+        }
+        // Sole writer: the call starts while task.started is being written (it acknowledges
+        // nothing); the lock is held until that write is durable, and nothing the task writes
+        // comes before it.
+        const durable = startWrite.then(() => undefined);
+        durable.catch(() => undefined);
+        running = startTask(swarmId, spec, taskSpec, controller, jobSignal, fresh, durable);
+        try {
+          await startWrite;
+        } catch (err) {
+          controller.abort(err);
+          await running.catch(() => undefined);
+          throw err;
+        }
+        return { task: taskSpec };
+      });
+    }
+    if (prepared === 'retry')
+      throw new Error(`could not start task ${taskId}: too much contention`);
     if (!prepared || !running) {
       await enqueueAdvance(swarmId);
       return;
@@ -574,7 +599,12 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
       }
       for (const id of ids) {
         const state = await withLock(id, () => load(id));
-        for (const t of activeTasks(state)) await enqueueTask(id, t.taskId);
+        for (const t of activeTasks(state)) {
+          // A running task here was this process's (it is the only writer) and died with it.
+          // With shared queues a running task is a live worker's, or its job comes back through
+          // the queue's stalled-job check when that worker died.
+          if (deps.soleWriter || t.status === 'scheduled') await enqueueTask(id, t.taskId);
+        }
         await enqueueAdvance(id);
       }
       if (ids.length) logger.info({ swarms: ids.length }, 'resuming unfinished swarms');

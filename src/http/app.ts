@@ -29,6 +29,8 @@ export interface AppDeps {
   audit: AuditLogStore;
   /** The swarm engine's API (absent in roles without it). */
   swarms?: SwarmRoutesDeps;
+  /** Serve /api (false on a worker: health and metrics only). Default true. */
+  api?: boolean;
   http: {
     bodyLimit: string;
     trustProxy: string;
@@ -66,6 +68,11 @@ export function createApp(deps: AppDeps): Express {
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openapi);
   });
+  if (deps.api === false) {
+    app.use(notFound());
+    app.use(errorHandler(deps.logger));
+    return app;
+  }
   app.use('/api', kit.auth.authenticate, apiRateLimit({ perMinute: deps.http.rateLimitPerMinute }));
   app.use(keyRoutes(deps.apiKeys, kit));
   app.use(auditRoutes(deps.audit, kit));

@@ -8,14 +8,14 @@ import { CliError } from '../cli/api-client.js';
 import { AppError } from '../domain/errors.js';
 import { redactQueryParams, redactUrlCredentials } from '../observability/redact.js';
 import { readBuildInfo } from './build-info.js';
-import { createRuntime } from './runtime.js';
+import { createRuntime, type Role } from './runtime.js';
 import { startServer } from './server.js';
 
 let cachedConfig: Config | undefined;
 const config = () => (cachedConfig ??= loadConfig(processEnv()));
 
-async function start(): Promise<void> {
-  const running = await startServer(config());
+async function start(role: Role): Promise<void> {
+  const running = await startServer(config(), { role });
   const { logger } = running.runtime;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -7,6 +7,8 @@ import type { Config } from '../config/load-config.js';
 import type { Database } from '../adapters/db/database.js';
 import { createPgSwarmStore } from '../adapters/db/swarm-store.js';
 import { createInprocBus } from '../adapters/bus/inproc-bus.js';
+import { createRedisBus } from '../adapters/bus/redis-bus.js';
+import { createBullmqQueue } from '../adapters/queue/bullmq-queue.js';
 import { createInprocQueue } from '../adapters/queue/inproc-queue.js';
 import { createHttpWebhookTransport } from '../adapters/webhook/http-webhook.js';
 import { createFsWorkspace } from '../adapters/workspace/fs-workspace.js';
@@ -99,7 +101,13 @@ export function providerConfigs(config: Config): ProviderConfig[] {
 
 export async function createEngineRuntime(
   config: Config,
-  deps: { database: Database; logger: Logger; metrics: Metrics },
+  deps: {
+    database: Database;
+    logger: Logger;
+    metrics: Metrics;
+    /** Consume jobs here (false: an API replica; workers elsewhere run them). */
+    runsJobs: boolean;
+  },
 ): Promise<EngineRuntime> {
   const { logger } = deps;
   const e = config.engine;
@@ -133,11 +141,25 @@ export async function createEngineRuntime(
     : DEFAULT_PRICES;
 
   const store = createPgSwarmStore(deps.database.db, deps.database.readDb);
-  const queue = createInprocQueue({
-    concurrency: { 'agent.run': e.maxConcurrentAgents, 'swarm.advance': 32, 'webhook.deliver': 4 },
-    logger,
-  });
-  const bus = createInprocBus();
+  // With Redis, jobs and live signals are shared by every replica; without it, by nobody else.
+  const shared = config.redis.url;
+  const concurrency = {
+    'agent.run': e.maxConcurrentAgents,
+    'swarm.advance': 32,
+    'webhook.deliver': 4,
+  };
+  const queue = shared
+    ? createBullmqQueue({
+        redisUrl: shared,
+        prefix: config.redis.prefix,
+        concurrency,
+        logger,
+        lockDurationMs: e.queueLockMs,
+      })
+    : createInprocQueue({ concurrency, logger });
+  const bus = shared
+    ? await createRedisBus({ redisUrl: shared, prefix: config.redis.prefix, logger })
+    : createInprocBus();
   const observer = createEngineMetrics(deps.metrics.registry, {
     countRunningTasks: () => store.countRunningTasks(),
     taskOutcomesSince: (since) => store.taskOutcomesSince(since),
@@ -167,13 +189,15 @@ export async function createEngineRuntime(
     observer,
     workerId: `${os.hostname()}:${process.pid}`,
     // The in-process queue runs every job of a swarm here: this engine is its only writer.
-    soleWriter: true,
+    soleWriter: !shared,
     webhooks: { transport: createHttpWebhookTransport(), secret: e.webhookSecret },
     currentRequestId: () => currentContext()?.requestId,
     runWithRequestId: (requestId, fn) => runWithContext({ requestId }, fn),
   });
-  queue.start(engine.handlers);
-  await engine.recover();
+  if (deps.runsJobs) {
+    queue.start(engine.handlers);
+    await engine.recover();
+  }
 
   return {
     engine,

@@ -36,9 +36,17 @@ export interface RuntimeOptions {
   logDestination?: DestinationStream;
   /** Skip opening Redis (one-shot CLI commands that do not need it). */
   withoutRedis?: boolean;
-  /** Build and start the swarm engine (API and worker roles). */
+  /** Build the swarm engine (API and worker roles). */
   withEngine?: boolean;
+  /** Which part of the service this process runs (default both). */
+  role?: Role;
 }
+
+/**
+ * `all` (cfn start): API and workers. `api` (cfn serve): the API only; workers elsewhere take the
+ * jobs. `worker` (cfn worker): runs jobs, serving only health and metrics over HTTP.
+ */
+export type Role = 'all' | 'api' | 'worker';
 
 export function createAppLogger(config: Config, build: BuildInfo, destination?: DestinationStream) {
   return createLogger({
@@ -83,7 +91,12 @@ export async function createRuntime(
     });
     const audit = createPgAuditLogStore(database.db, database.readDb);
     const engine = options.withEngine
-      ? await createEngineRuntime(config, { database, logger, metrics })
+      ? await createEngineRuntime(config, {
+          database,
+          logger,
+          metrics,
+          runsJobs: (options.role ?? 'all') !== 'api',
+        })
       : undefined;
     const apiKeys = createApiKeyService({
       keys: createPgApiKeyStore(database.db),

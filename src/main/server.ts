@@ -2,9 +2,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/load-config.js';
+import { ConfigError } from '../config/load-config.js';
 import { createApp } from '../http/app.js';
 import { confineWorkspace } from './confine-workspace.js';
-import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
+import { createRuntime, type Role, type Runtime, type RuntimeOptions } from './runtime.js';
 
 export interface RunningServer {
   runtime: Runtime;
@@ -34,21 +35,42 @@ function banner(key: string): string {
   ].join('\n');
 }
 
+/** A replica that is only a part of the service needs the parts the others share. */
+function checkRole(config: Config, role: Role): void {
+  if (role === 'all') return;
+  const command = role === 'api' ? 'cfn serve' : 'cfn worker';
+  if (!config.redis.url)
+    throw new ConfigError(
+      'REDIS_URL',
+      `is required by ${command}: API and worker replicas share jobs through Redis (or run everything in one process with cfn start)`,
+    );
+  if (!config.database.url)
+    throw new ConfigError(
+      'DATABASE_URL',
+      `is required by ${command}: replicas share one PostgreSQL database (the embedded one belongs to a single process)`,
+    );
+}
+
 export async function startServer(
   config: Config,
   options: StartServerOptions = {},
 ): Promise<RunningServer> {
-  const runtime = await createRuntime(config, { ...options, withEngine: true });
+  const role = options.role ?? 'all';
+  checkRole(config, role);
+  const runtime = await createRuntime(config, { ...options, role, withEngine: true });
   const { logger } = runtime;
   try {
-    const boot = await runtime.apiKeys.bootstrapAdmin(config.auth.bootstrapAdminKey);
+    const boot =
+      role === 'worker'
+        ? undefined
+        : await runtime.apiKeys.bootstrapAdmin(config.auth.bootstrapAdminKey);
     if (boot?.generated) {
       (options.announce ?? ((t) => process.stdout.write(t)))(banner(boot.key));
       logger.info(
         { keyId: boot.record.id, prefix: boot.record.prefix },
         'bootstrap admin key created',
       );
-    } else if (!boot && (await runtime.apiKeys.countActive()) === 0) {
+    } else if (role !== 'worker' && !boot && (await runtime.apiKeys.countActive()) === 0) {
       logger.warn(
         'no active API key: every protected route will answer 401. Create one on this host with ' +
           '`cfn keys create --role admin --name recovery --direct`',
@@ -68,6 +90,7 @@ export async function startServer(
       health: runtime.health,
       apiKeys: runtime.apiKeys,
       audit: runtime.audit,
+      api: role !== 'worker',
       ...(runtime.engine
         ? {
             swarms: {
@@ -105,7 +128,7 @@ export async function startServer(
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
     logger.info(
-      { port: address.port, host: config.http.host, url, database: runtime.database.kind },
+      { port: address.port, host: config.http.host, url, database: runtime.database.kind, role },
       'listening',
     );
 

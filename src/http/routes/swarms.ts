@@ -360,7 +360,11 @@ function streamEvents(
   const unsubscribe = deps.bus.subscribe((m) => {
     if (m.kind === 'events' && m.swarmId === swarmId && m.lastSeq > sent) void pump();
   });
-  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), deps.sseHeartbeatMs ?? 15_000);
+  const heartbeat = setInterval(() => {
+    res.write(': keep-alive\n\n');
+    // Bus messages are hints: a lost one (Redis briefly away) is made good by reading the log.
+    void pump();
+  }, deps.sseHeartbeatMs ?? 15_000);
   function finish() {
     if (closed) return;
     closed = true;

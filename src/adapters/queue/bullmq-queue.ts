@@ -1,0 +1,185 @@
+// The distributed TaskQueue: BullMQ on Redis, one BullMQ queue per job name so each has its own
+// concurrency per worker process. Fairness across groups (swarms) comes from priorities: the n-th
+// job of a group gets priority n, so equal-numbered jobs of different swarms alternate. A job id
+// dedupes only while a job waits (one more may queue behind a running one, as the in-process queue
+// does). Stalled jobs of a dead worker are moved back by BullMQ's stalled checker.
+import { randomUUID } from 'node:crypto';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from '../../ports/logger.js';
+import { JOB_CATALOG, JOB_NAMES } from '../../ports/job-catalog.js';
+import type {
+  EnqueueOptions,
+  JobHandler,
+  JobName,
+  JobPayloads,
+  QueueCounts,
+  TaskQueue,
+} from '../../ports/task-queue.js';
+
+export interface BullmqQueueOptions {
+  redisUrl: string;
+  /** Prefix of every Redis key (queues, fairness counters, dedup keys). */
+  prefix: string;
+  /** Jobs of each name this process runs at once. */
+  concurrency: Record<JobName, number>;
+  logger: Logger;
+  /** How long a worker holds a job before it counts as stalled (a dead worker's jobs move back). */
+  lockDurationMs?: number;
+  /** Overrides the catalog's backoff (tests). */
+  backoffMs?: number;
+}
+
+/** BullMQ's highest priority number. */
+const MAX_PRIORITY = 2_097_152;
+const FAIRNESS_TTL_S = 24 * 3600;
+const DEDUP_TTL_MS = 10 * 60_000;
+
+/** Deletes the dedup key only if it still names this job (a newer waiting job keeps its own). */
+const RELEASE_DEDUP = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
+
+interface Envelope {
+  payload: unknown;
+  /** The dedup key to release when the job starts. */
+  dedup?: string;
+}
+
+const queueName = (name: JobName) => `cfn-${name.replace('.', '-')}`;
+
+export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
+  const { prefix, logger } = options;
+  // Workers block on their own connections; BullMQ requires maxRetriesPerRequest: null for them.
+  const connect = () =>
+    new Redis(options.redisUrl, {
+      maxRetriesPerRequest: null,
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), 5000),
+    });
+  const client = connect();
+  client.on('error', (err: Error) =>
+    logger.warn({ err: { message: err.message } }, 'queue redis error'),
+  );
+  const queues = new Map<JobName, Queue>();
+  for (const name of JOB_NAMES)
+    queues.set(name, new Queue(queueName(name), { connection: client, prefix }));
+  const workers: Worker[] = [];
+  const workerClients: Redis[] = [];
+  const controllers = new Set<AbortController>();
+  let stopping = false;
+
+  async function priorityFor(name: JobName, group: string): Promise<number> {
+    const key = `${prefix}:fair:${name}:${group}`;
+    const res = await client.multi().incr(key).expire(key, FAIRNESS_TTL_S).exec();
+    const n = Number(res?.[0]?.[1] ?? 1);
+    return Math.min(n, MAX_PRIORITY);
+  }
+
+  function processor<N extends JobName>(name: N, handler: JobHandler<N>) {
+    return async (job: Job<Envelope>, _token?: string, bullSignal?: AbortSignal) => {
+      const { payload, dedup } = job.data;
+      if (dedup) await client.eval(RELEASE_DEDUP, 1, dedup, job.id ?? '');
+      const parsed = JOB_CATALOG[name].payload.safeParse(payload);
+      if (!parsed.success) {
+        logger.error({ job: name, payload, issues: parsed.error.issues }, 'malformed job dropped');
+        return;
+      }
+      const controller = new AbortController();
+      const onAbort = () => controller.abort(bullSignal?.reason);
+      bullSignal?.addEventListener('abort', onAbort, { once: true });
+      controllers.add(controller);
+      try {
+        await handler(parsed.data as JobPayloads[N], controller.signal);
+      } finally {
+        controllers.delete(controller);
+        bullSignal?.removeEventListener('abort', onAbort);
+      }
+      if (controller.signal.aborted && stopping) {
+        // Stopped mid-job: give the job back so another worker runs it (without using an attempt).
+        await job.moveToDelayed(Date.now(), _token);
+        throw new DelayedError();
+      }
+    };
+  }
+
+  return {
+    async enqueue(name, payload, opts: EnqueueOptions = {}) {
+      const queue = queues.get(name)!;
+      const def = JOB_CATALOG[name];
+      const id = randomUUID();
+      let dedup: string | undefined;
+      if (opts.jobId) {
+        dedup = `${prefix}:dedup:${name}:${opts.jobId}`;
+        const set = await client.set(dedup, id, 'PX', DEDUP_TTL_MS, 'NX');
+        if (set === null) return; // one is waiting already
+      }
+      const envelope: Envelope = { payload, ...(dedup ? { dedup } : {}) };
+      await queue.add(name, envelope, {
+        jobId: id,
+        priority: await priorityFor(name, opts.group ?? name),
+        ...(opts.delayMs && opts.delayMs > 0 ? { delay: opts.delayMs } : {}),
+        attempts: def.attempts,
+        backoff: { type: 'exponential', delay: options.backoffMs ?? def.backoffMs },
+        removeOnComplete: true,
+        removeOnFail: { age: 24 * 3600, count: 1000 },
+      });
+    },
+
+    start(handlers) {
+      for (const name of JOB_NAMES) {
+        const connection = connect();
+        connection.on('error', () => undefined); // reported through the worker's own 'error'
+        workerClients.push(connection);
+        const worker = new Worker(
+          queueName(name),
+          processor(name, handlers[name] as JobHandler<typeof name>),
+          {
+            connection,
+            prefix,
+            concurrency: options.concurrency[name],
+            lockDuration: options.lockDurationMs ?? 30_000,
+            stalledInterval: Math.max(1000, Math.floor((options.lockDurationMs ?? 30_000) / 2)),
+          },
+        );
+        worker.on('failed', (job, err) => {
+          if (err instanceof DelayedError) return;
+          logger.warn({ err, job: name, attempt: job?.attemptsMade }, 'job failed');
+        });
+        worker.on('error', (err) => logger.warn({ err, job: name }, 'queue worker error'));
+        workers.push(worker);
+      }
+    },
+
+    async counts() {
+      const out = {} as Record<JobName, QueueCounts>;
+      for (const name of JOB_NAMES) {
+        const c = await queues
+          .get(name)!
+          .getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+        out[name] = {
+          waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+          active: c.active ?? 0,
+          delayed: c.delayed ?? 0,
+        };
+      }
+      return out;
+    },
+
+    async stop(timeoutMs) {
+      stopping = true;
+      const closing = Promise.all(workers.map((w) => w.close()));
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) for (const c of controllers) c.abort(new Error('the queue is stopping'));
+      await closing;
+      await Promise.all([...queues.values()].map((q) => q.close()));
+      await Promise.all(
+        [client, ...workerClients].map((c) => c.quit().catch(() => c.disconnect())),
+      );
+    },
+  };
+}

@@ -1,0 +1,226 @@
+// The distributed profile as real processes: `cfn serve` API replicas and `cfn worker` replicas
+// sharing the real PostgreSQL (a database of this run) and Redis (a key prefix of this run),
+// against the loopback fake LLM. Swarms submitted to either API replica complete on the workers;
+// an event stream on one replica sees the workers' events; a cancel sent to the other aborts the
+// call where it runs; a worker SIGKILLed mid-run loses no swarm and repeats no completed call.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli, type RunningCli } from '../support/cli.js';
+import { startFakeLlm, type FakeLlm } from '../support/fake-llm.js';
+import {
+  connectTestRedis,
+  createTestDatabase,
+  type TestDatabase,
+  type TestRedis,
+} from '../support/services.js';
+import {
+  agentOf,
+  implementer,
+  parseSse,
+  validator,
+  writeAgents,
+} from '../support/swarm-harness.js';
+
+const KEY = 'cfn_distributed_test_admin_key_0123456789';
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-dist-'));
+const children: RunningCli[] = [];
+let llm: FakeLlm;
+let db: TestDatabase;
+let redis: TestRedis;
+let env: Record<string, string>;
+const api: string[] = [];
+
+async function start(role: 'serve' | 'worker', extra: Record<string, string> = {}) {
+  const child = spawnCli([role], { cwd: dir, env: { ...env, ...extra } });
+  children.push(child);
+  const listening = await child.waitForLog((l) => l.msg === 'listening', 60_000);
+  return { proc: child, url: String(listening.url) };
+}
+
+async function submit(url: string, body: Record<string, unknown>): Promise<string> {
+  const res = await fetch(`${url}/api/swarms`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(res.status).toBe(202);
+  return ((await res.json()) as { id: string }).id;
+}
+
+async function getSwarm(url: string, id: string) {
+  const res = await fetch(`${url}/api/swarms/${id}`, {
+    headers: { authorization: `Bearer ${KEY}` },
+  });
+  return (await res.json()) as { status: string; iteration: number };
+}
+
+async function waitForStatus(url: string, id: string, done: (s: string) => boolean, ms = 60_000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const s = await getSwarm(url, id);
+    if (done(s.status)) return s;
+    if (Date.now() > until) throw new Error(`swarm ${id} still ${s.status} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  llm = await startFakeLlm();
+  db = await createTestDatabase();
+  redis = await connectTestRedis();
+  writeAgents(path.join(dir, 'agents'));
+  env = {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: db.url,
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: redis.prefix.replace(/:$/, ''),
+    CFN_QUEUE_LOCK_MS: '2000',
+    CFN_DATA_DIR: path.join(dir, 'data'),
+    CFN_AGENTS_DIR: path.join(dir, 'agents'),
+    CFN_BOOTSTRAP_ADMIN_KEY: KEY,
+    CFN_MAX_CONCURRENT_AGENTS: '4',
+    ANTHROPIC_API_KEY: 'test-key',
+    ANTHROPIC_BASE_URL: llm.url,
+  };
+  const [a, b] = await Promise.all([start('serve'), start('serve')]);
+  api.push(a.url, b.url);
+  await Promise.all([start('worker'), start('worker')]);
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of children)
+    if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+  await llm?.close();
+  await redis?.cleanup();
+  await db?.drop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('distributed profile', () => {
+  it('refuses to start a replica role without the shared services, naming the variable', async () => {
+    const child = spawnCli(['worker'], { cwd: dir, env: { ...env, REDIS_URL: '' } });
+    const exit = await child.exited;
+    expect(exit.code).toBe(1);
+    expect(child.stderr()).toMatch(/REDIS_URL.*cfn worker/);
+  });
+
+  it('runs swarms submitted to either API replica on the workers', async () => {
+    llm.setResponder((req) =>
+      agentOf(req).startsWith('impl') ? implementer(0.9) : validator(0.95),
+    );
+    const ids = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        submit(api[i % 2]!, {
+          objective: `distributed swarm ${i}`,
+          agents: ['impl-a', 'impl-b'],
+          validators: ['val-a'],
+          mode: 'mvp',
+        }),
+      ),
+    );
+    for (const id of ids) {
+      const s = await waitForStatus(api[0]!, id, (st) => st !== 'queued' && st !== 'running');
+      expect(s.status).toBe('completed');
+    }
+    // An event stream on the other replica replays what the workers appended.
+    const res = await fetch(`${api[1]}/api/swarms/${ids[0]}/events`, {
+      headers: { authorization: `Bearer ${KEY}` },
+    });
+    const events = parseSse(await res.text());
+    expect(events.map((e) => e.event)).toContain('task.succeeded');
+    expect(events.at(-1)!.event).toBe('swarm.completed');
+    const workers = new Set(
+      events.filter((e) => e.event === 'task.started').map((e) => String(e.data.worker)),
+    );
+    expect(workers.size).toBeGreaterThanOrEqual(1);
+  });
+
+  it('streams live events on one replica and cancels through the other while a call hangs', async () => {
+    llm.setResponder((req) => (agentOf(req) === 'impl-a' ? { hang: true } : implementer(0.9)));
+    const id = await submit(api[0]!, {
+      objective: 'cancel me',
+      agents: ['impl-a'],
+      validators: ['val-a'],
+    });
+    const stream = await fetch(`${api[0]}/api/swarms/${id}/events`, {
+      headers: { authorization: `Bearer ${KEY}` },
+    });
+    const text = stream.text();
+    await llm.waitUntil(
+      (rs) => rs.some((r) => agentOf(r) === 'impl-a' && r.body && !r.completed),
+      30_000,
+    );
+    const cancel = await fetch(`${api[1]}/api/swarms/${id}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}` },
+    });
+    expect(cancel.status).toBe(202);
+    const events = parseSse(await text);
+    expect(events.at(-1)).toMatchObject({
+      event: 'swarm.completed',
+      data: { status: 'cancelled' },
+    });
+    expect(events.map((e) => e.event)).toContain('task.started');
+    // The worker holding the call aborted it: the fake server saw the client leave.
+    await llm.waitUntil((rs) => rs.some((r) => agentOf(r) === 'impl-a' && r.clientClosed), 10_000);
+  });
+
+  it('loses no swarm and repeats no completed call when a worker is SIGKILLed mid-run', async () => {
+    const extra = await start('worker');
+    let n = 0;
+    // Slow answers keep calls in flight on every worker when one dies.
+    llm.setResponder(async (req) => {
+      n++;
+      await new Promise((r) => setTimeout(r, 150));
+      return agentOf(req).startsWith('impl') ? implementer(0.9) : validator(0.95);
+    });
+    const before = llm.requests.length;
+    const ids = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        submit(api[i % 2]!, {
+          objective: `survive a worker ${i}`,
+          agents: ['impl-a', 'impl-b'],
+          validators: ['val-a'],
+          mode: 'mvp',
+        }),
+      ),
+    );
+    await llm.waitUntil((rs) => rs.length - before >= 6, 30_000);
+    extra.proc.child.kill('SIGKILL');
+    for (const id of ids) {
+      const s = await waitForStatus(
+        api[1]!,
+        id,
+        (st) => st !== 'queued' && st !== 'running',
+        90_000,
+      );
+      expect(s.status).toBe('completed');
+    }
+    // Tasks the dead worker had started were taken over (their jobs came back as stalled).
+    const killed = `${os.hostname()}:${extra.proc.child.pid}`;
+    let takenOver = 0;
+    for (const id of ids) {
+      const res = await fetch(`${api[0]}/api/swarms/${id}/events`, {
+        headers: { authorization: `Bearer ${KEY}` },
+      });
+      const events = parseSse(await res.text());
+      const startedThere = new Set(
+        events
+          .filter((e) => e.event === 'task.started' && e.data.worker === killed)
+          .map((e) => String(e.data.taskId)),
+      );
+      takenOver += events.filter(
+        (e) => e.event === 'task.succeeded' && startedThere.has(String(e.data.taskId)),
+      ).length;
+    }
+    expect(takenOver).toBeGreaterThan(0);
+    const completed = llm.requests.slice(before).filter((r) => r.completed);
+    const keys = completed.map((r) => r.callKey);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(n).toBeGreaterThanOrEqual(ids.length * 3);
+  }, 120_000);
+});
