@@ -15,6 +15,8 @@ TOOLS=(
   pg_dump:postgresql-client
   redis-cli:redis-tools
   curl:curl
+  nginx:nginx
+  openssl:openssl
 )
 
 missing=()

@@ -22,7 +22,7 @@ import {
   type SwarmRecord,
   type SwarmStore,
 } from '../ports/swarm-store.js';
-import type { JobHandler, JobName, TaskQueue } from '../ports/task-queue.js';
+import type { JobHandler, JobInfo, JobName, TaskQueue } from '../ports/task-queue.js';
 import { createAgentRunner, type TaskOutcome } from './agent-runner.js';
 import type {
   AgentCatalog,
@@ -329,6 +329,13 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
           return 'retry';
         pending = undefined;
         if (after) await after();
+        if (done && !deps.soleWriter) {
+          // A worker that died between writing task.scheduled and queueing the job left a task
+          // nobody will run: queue every task still waiting to start (a job already waiting is not
+          // added twice, and a second one for a task that starts meanwhile does nothing).
+          for (const t of activeTasks(state))
+            if (t.status === 'scheduled') await enqueueTask(swarmId, t.taskId);
+        }
         return !done;
       });
       if (more === false) return;
@@ -352,12 +359,17 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
   /** Tasks executing in this process: a duplicate job for one of them is dropped. */
   const executing = new Set<string>();
 
-  async function runTask(swarmId: string, taskId: string, jobSignal: AbortSignal): Promise<void> {
+  async function runTask(
+    swarmId: string,
+    taskId: string,
+    jobSignal: AbortSignal,
+    job: JobInfo,
+  ): Promise<void> {
     const taskKey = `${swarmId}/${taskId}`;
     if (executing.has(taskKey)) return;
     executing.add(taskKey);
     try {
-      await runTaskOnce(swarmId, taskId, jobSignal);
+      await runTaskOnce(swarmId, taskId, jobSignal, job);
     } finally {
       executing.delete(taskKey);
     }
@@ -367,6 +379,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     swarmId: string,
     taskId: string,
     jobSignal: AbortSignal,
+    job: JobInfo,
   ): Promise<void> {
     const controller = new AbortController();
     const started = performance.now();
@@ -395,8 +408,14 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
           return undefined;
         }
         firstSeen ??= task.status;
-        // Another worker started it while this job was looking: it is that worker's to run.
-        if (task.status === 'running' && firstSeen === 'scheduled') return undefined;
+        // A running task is taken over only from a worker that is gone: this process's own before
+        // a restart (sole writer), or a worker whose job came back to the queue. Otherwise a live
+        // worker runs it, and this job is a duplicate.
+        if (
+          task.status === 'running' &&
+          (firstSeen === 'scheduled' || (!deps.soleWriter && !job.redelivered))
+        )
+          return undefined;
         const fresh = task.status === 'scheduled';
         const spec = state.spec;
         const taskSpec = { ...task } as TaskSpec;
@@ -613,8 +632,8 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
 
     handlers: {
       'swarm.advance': ({ swarmId }) => inSwarmContext(swarmId, () => advance(swarmId)),
-      'agent.run': ({ swarmId, taskId }, signal) =>
-        inSwarmContext(swarmId, () => runTask(swarmId, taskId, signal)),
+      'agent.run': ({ swarmId, taskId }, signal, job) =>
+        inSwarmContext(swarmId, () => runTask(swarmId, taskId, signal, job)),
       'webhook.deliver': createWebhookHandler({
         store,
         queue,

@@ -13,9 +13,18 @@ export interface JobPayloads {
 
 export type JobName = keyof JobPayloads;
 
+export interface JobInfo {
+  /**
+   * This job ran before and did not finish: its handler threw, or the worker holding it died
+   * (BullMQ's stalled-job check gave it back). False for a first delivery, including a duplicate.
+   */
+  redelivered: boolean;
+}
+
 export type JobHandler<N extends JobName> = (
   payload: JobPayloads[N],
   signal: AbortSignal,
+  job: JobInfo,
 ) => Promise<void>;
 
 export interface EnqueueOptions {

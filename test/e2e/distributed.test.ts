@@ -1,12 +1,18 @@
-// The distributed profile as real processes: `cfn serve` API replicas and `cfn worker` replicas
-// sharing the real PostgreSQL (a database of this run) and Redis (a key prefix of this run),
-// against the loopback fake LLM. Swarms submitted to either API replica complete on the workers;
-// an event stream on one replica sees the workers' events; a cancel sent to the other aborts the
-// call where it runs; a worker SIGKILLed mid-run loses no swarm and repeats no completed call.
+// The distributed profile as real processes: two `cfn serve` API replicas and two `cfn worker`
+// replicas sharing the real PostgreSQL (a database of this run) and Redis (a key prefix of this
+// run), behind a real nginx running deploy/nginx/nginx.conf, against the loopback fake LLM. Swarms
+// submitted through nginx complete on the workers and requests are spread over both replicas; an
+// event stream on one replica sees the workers' events; a cancel sent to the other aborts the call
+// where it runs; a worker SIGKILLed mid-run loses no swarm and repeats no completed call; nginx
+// speaks HTTP/2 and gzip (checked with curl) and does not expose /metrics.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { Agent, fetch as tlsFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNginx, type RunningNginx } from '../support/nginx.js';
 import { spawnCli, type RunningCli } from '../support/cli.js';
 import { startFakeLlm, type FakeLlm } from '../support/fake-llm.js';
 import {
@@ -31,6 +37,28 @@ let db: TestDatabase;
 let redis: TestRedis;
 let env: Record<string, string>;
 const api: string[] = [];
+let nginx: RunningNginx;
+let tls: Agent;
+const curl = (args: string[]) =>
+  promisify(execFile)('curl', ['-sS', '--cacert', `${nginx.dir}/tls.crt`, ...args], {
+    encoding: 'utf8',
+  });
+
+/** A request through nginx (HTTPS with the test's own certificate authority). */
+function viaNginx(
+  pathname: string,
+  init: { method?: string; body?: string; headers?: Record<string, string> } = {},
+) {
+  return tlsFetch(`${nginx.url}${pathname}`, {
+    ...init,
+    headers: {
+      authorization: `Bearer ${KEY}`,
+      'content-type': 'application/json',
+      ...init.headers,
+    },
+    dispatcher: tls,
+  });
+}
 
 async function start(role: 'serve' | 'worker', extra: Record<string, string> = {}) {
   const child = spawnCli([role], { cwd: dir, env: { ...env, ...extra } });
@@ -89,11 +117,15 @@ beforeAll(async () => {
   const [a, b] = await Promise.all([start('serve'), start('serve')]);
   api.push(a.url, b.url);
   await Promise.all([start('worker'), start('worker')]);
+  nginx = await startNginx(api.map((u) => new URL(u).host));
+  tls = new Agent({ connect: { ca: fs.readFileSync(`${nginx.dir}/tls.crt`) } });
 }, 120_000);
 
 afterAll(async () => {
   for (const c of children)
     if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+  await tls?.close();
+  await nginx?.stop();
   await llm?.close();
   await redis?.cleanup();
   await db?.drop();
@@ -108,19 +140,24 @@ describe('distributed profile', () => {
     expect(child.stderr()).toMatch(/REDIS_URL.*cfn worker/);
   });
 
-  it('runs swarms submitted to either API replica on the workers', async () => {
+  it('runs 20 swarms submitted through nginx on the workers, spreading requests over both replicas', async () => {
     llm.setResponder((req) =>
       agentOf(req).startsWith('impl') ? implementer(0.9) : validator(0.95),
     );
     const ids = await Promise.all(
-      Array.from({ length: 10 }, (_, i) =>
-        submit(api[i % 2]!, {
-          objective: `distributed swarm ${i}`,
-          agents: ['impl-a', 'impl-b'],
-          validators: ['val-a'],
-          mode: 'mvp',
-        }),
-      ),
+      Array.from({ length: 20 }, async (_, i) => {
+        const res = await viaNginx('/api/swarms', {
+          method: 'POST',
+          body: JSON.stringify({
+            objective: `distributed swarm ${i}`,
+            agents: ['impl-a', 'impl-b'],
+            validators: ['val-a'],
+            mode: 'mvp',
+          }),
+        });
+        expect(res.status).toBe(202);
+        return ((await res.json()) as { id: string }).id;
+      }),
     );
     for (const id of ids) {
       const s = await waitForStatus(api[0]!, id, (st) => st !== 'queued' && st !== 'running');
@@ -137,6 +174,68 @@ describe('distributed profile', () => {
       events.filter((e) => e.event === 'task.started').map((e) => String(e.data.worker)),
     );
     expect(workers.size).toBeGreaterThanOrEqual(1);
+    // nginx sent the submissions to both API replicas.
+    const upstreams = new Set(
+      nginx
+        .accessLog()
+        .filter((l) => l.uri === '/api/swarms' && l.method === 'POST')
+        .map((l) => l.upstream),
+    );
+    expect([...upstreams].sort()).toEqual(api.map((u) => new URL(u).host).sort());
+  });
+
+  it('speaks HTTP/2 and gzip, forwards the request id, and keeps /metrics private (curl)', async () => {
+    const h2 = await curl([
+      '--http2',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_version}',
+      `${nginx.url}/health`,
+    ]);
+    expect(h2.stdout).toBe('2');
+    const gz = await curl([
+      '--http2',
+      '-D',
+      '-',
+      '-o',
+      '/dev/null',
+      '-H',
+      'accept-encoding: gzip',
+      '-H',
+      `authorization: Bearer ${KEY}`,
+      '-H',
+      'x-request-id: through-nginx-1',
+      `${nginx.url}/api/agents`,
+    ]);
+    expect(gz.stdout).toMatch(/^content-encoding: gzip\r?$/im);
+    expect(gz.stdout).toMatch(/^x-request-id: through-nginx-1\r?$/im);
+    const metrics = await curl(['-o', '/dev/null', '-w', '%{http_code}', `${nginx.url}/metrics`]);
+    expect(metrics.stdout).toBe('404');
+    const plain = await curl([
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code} %{redirect_url}',
+      `${nginx.httpUrl}/health`,
+    ]);
+    expect(plain.stdout).toMatch(/^301 https:\/\//);
+  });
+
+  it('streams a swarm through nginx without buffering, to its end', async () => {
+    llm.setResponder((req) =>
+      agentOf(req).startsWith('impl') ? implementer(0.9) : validator(0.95),
+    );
+    const id = await submit(api[0]!, {
+      objective: 'stream via nginx',
+      agents: ['impl-a'],
+      validators: ['val-a'],
+    });
+    const res = await viaNginx(`/api/swarms/${id}/events`);
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    expect(res.headers.get('content-encoding')).toBeNull();
+    const events = parseSse(await res.text());
+    expect(events.at(-1)!.event).toBe('swarm.completed');
   });
 
   it('streams live events on one replica and cancels through the other while a call hangs', async () => {
@@ -171,10 +270,13 @@ describe('distributed profile', () => {
 
   it('loses no swarm and repeats no completed call when a worker is SIGKILLed mid-run', async () => {
     const extra = await start('worker');
-    let n = 0;
-    // Slow answers keep calls in flight on every worker when one dies.
+    // Answers take 150 ms; while frozen, new requests wait. The worker is killed while frozen,
+    // once every answer sent so far is recorded: it dies holding calls in flight, and outside the
+    // one window no system can close (an answer sent but not yet written by its receiver).
+    let frozen: Promise<void> | undefined;
+    let thaw = () => {};
     llm.setResponder(async (req) => {
-      n++;
+      if (frozen) await frozen;
       await new Promise((r) => setTimeout(r, 150));
       return agentOf(req).startsWith('impl') ? implementer(0.9) : validator(0.95);
     });
@@ -190,7 +292,39 @@ describe('distributed profile', () => {
       ),
     );
     await llm.waitUntil((rs) => rs.length - before >= 6, 30_000);
+    frozen = new Promise<void>((r) => (thaw = r));
+    // Every answer already sent is in the log (as a task outcome) before the kill.
+    const sentKeys = () =>
+      llm.requests
+        .slice(before)
+        .filter((r) => r.completed)
+        .map((r) => String(r.callKey));
+    const recorded = async () => {
+      const done = new Set<string>();
+      for (const id of ids) {
+        const res = await fetch(`${api[0]}/api/swarms/${id}`, {
+          headers: { authorization: `Bearer ${KEY}` },
+        });
+        const body = (await res.json()) as {
+          iterations: Array<{ tasks: Array<{ taskId: string; status: string }> }>;
+        };
+        for (const it of body.iterations)
+          for (const t of it.tasks)
+            if (t.status === 'succeeded' || t.status === 'failed') done.add(`${id}/${t.taskId}`);
+      }
+      return done;
+    };
+    const settledBy = Date.now() + 30_000;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 300)); // answers in their last 150 ms finish
+      const done = await recorded();
+      if (sentKeys().every((k) => done.has(k.replace(/\/llm\/\d+$/, '')))) break;
+      if (Date.now() > settledBy)
+        throw new Error('answers sent before the freeze were not recorded');
+    }
     extra.proc.child.kill('SIGKILL');
+    await extra.proc.exited;
+    thaw();
     for (const id of ids) {
       const s = await waitForStatus(
         api[1]!,
@@ -221,6 +355,6 @@ describe('distributed profile', () => {
     const completed = llm.requests.slice(before).filter((r) => r.completed);
     const keys = completed.map((r) => r.callKey);
     expect(new Set(keys).size).toBe(keys.length);
-    expect(n).toBeGreaterThanOrEqual(ids.length * 3);
+    expect(keys.length).toBeGreaterThanOrEqual(ids.length * 3);
   }, 120_000);
 });

@@ -87,7 +87,9 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
       bullSignal?.addEventListener('abort', onAbort, { once: true });
       controllers.add(controller);
       try {
-        await handler(parsed.data as JobPayloads[N], controller.signal);
+        await handler(parsed.data as JobPayloads[N], controller.signal, {
+          redelivered: job.attemptsMade > 0 || (job.stalledCounter ?? 0) > 0,
+        });
       } finally {
         controllers.delete(controller);
         bullSignal?.removeEventListener('abort', onAbort);

@@ -85,7 +85,7 @@ export function createInprocQueue(options: InprocQueueOptions): TaskQueue {
       const controller = new AbortController();
       controllers.add(controller);
       const handler = handlers[name] as JobHandler<JobName>;
-      const p = handler(job.payload, controller.signal)
+      const p = handler(job.payload, controller.signal, { redelivered: job.attempt > 0 })
         .catch((err: unknown) => {
           if (stopping) return;
           if (job.attempt + 1 < maxAttempts) {
