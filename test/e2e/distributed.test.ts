@@ -273,10 +273,9 @@ describe('distributed profile', () => {
     // Answers take 150 ms; while frozen, new requests wait. The worker is killed while frozen,
     // once every answer sent so far is recorded: it dies holding calls in flight, and outside the
     // one window no system can close (an answer sent but not yet written by its receiver).
-    let frozen: Promise<void> | undefined;
-    let thaw = () => {};
+    const gate: { frozen?: Promise<void>; thaw: () => void } = { thaw: () => {} };
     llm.setResponder(async (req) => {
-      if (frozen) await frozen;
+      if (gate.frozen) await gate.frozen;
       await new Promise((r) => setTimeout(r, 150));
       return agentOf(req).startsWith('impl') ? implementer(0.9) : validator(0.95);
     });
@@ -292,7 +291,7 @@ describe('distributed profile', () => {
       ),
     );
     await llm.waitUntil((rs) => rs.length - before >= 6, 30_000);
-    frozen = new Promise<void>((r) => (thaw = r));
+    gate.frozen = new Promise<void>((r) => (gate.thaw = r));
     // Every answer already sent is in the log (as a task outcome) before the kill.
     const sentKeys = () =>
       llm.requests
@@ -324,7 +323,7 @@ describe('distributed profile', () => {
     }
     extra.proc.child.kill('SIGKILL');
     await extra.proc.exited;
-    thaw();
+    gate.thaw();
     for (const id of ids) {
       const s = await waitForStatus(
         api[1]!,
