@@ -196,6 +196,7 @@ export async function startPrometheus(options: {
   forDuration?: string;
 }): Promise<RunningPrometheus> {
   const bin = requireTool('prometheus');
+  fs.mkdirSync(options.dir, { recursive: true });
   const rulesDir = path.join(options.dir, 'rules');
   writeTestRules(rulesDir, options.forDuration ?? '2s');
   // The real prometheus.yml, with loopback targets, 1 s timings and only the application job
@@ -283,6 +284,7 @@ export async function startAlertmanager(options: {
   sinkUrl: string;
 }): Promise<RunningAlertmanager> {
   const bin = requireTool('prometheus-alertmanager');
+  fs.mkdirSync(options.dir, { recursive: true });
   const config = YAML.parse(
     fs.readFileSync(path.join(DEPLOY, 'alertmanager', 'alertmanager.yml'), 'utf8'),
   ) as {
