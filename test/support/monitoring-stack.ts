@@ -122,12 +122,11 @@ export function metricNamesIn(expr: string): string[] {
     .replace(/\[[^\]]*\]/g, ' ')
     .replace(/\$\{?\w+\}?/g, ' ');
   const names = new Set<string>();
-  for (const m of stripped.matchAll(/[A-Za-z_:][A-Za-z0-9_:]*/g)) {
+  for (const m of stripped.matchAll(/(?<![\w.])[A-Za-z_:][A-Za-z0-9_:]*/g)) {
     const word = m[0];
     const after = stripped.slice(m.index + word.length).trimStart();
     if (after.startsWith('(')) continue; // a function or aggregation
     if (PROMQL_WORDS.has(word.toLowerCase())) continue;
-    if (/^\d/.test(word)) continue;
     names.add(word);
   }
   return [...names];
