@@ -15,6 +15,11 @@ TOOLS=(
   pg_dump:postgresql-client
   redis-cli:redis-tools
   curl:curl
+  prometheus:prometheus
+  promtool:prometheus
+  prometheus-alertmanager:prometheus-alertmanager
+  amtool:prometheus-alertmanager
+  yamllint:yamllint
 )
 
 missing=()
@@ -52,4 +57,6 @@ echo "install-test-tools: installing ${missing[*]}"
 "${SUDO[@]}" apt-get update -qq
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y --no-install-recommends "${missing[@]}"
+# Debian's prometheus packages enable a service; the tests never use it (they start their own
+# servers on free loopback ports), and without systemd nothing starts.
 echo "install-test-tools: done"
