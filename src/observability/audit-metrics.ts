@@ -11,5 +11,7 @@ export function withAuditMetrics(store: AuditLogStore, counter: Counter<'action'
       return record;
     },
     list: (options) => store.list(options),
+    countBefore: (cutoff) => store.countBefore(cutoff),
+    deleteBefore: (cutoff) => store.deleteBefore(cutoff),
   };
 }

@@ -21,7 +21,7 @@ export interface Metrics {
 }
 
 /** The audit actions the service writes; each series starts at 0. */
-export const AUDIT_ACTIONS = ['key.create', 'key.revoke', 'key.bootstrap'] as const;
+export const AUDIT_ACTIONS = ['key.create', 'key.revoke', 'key.bootstrap', 'audit.prune'] as const;
 
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
