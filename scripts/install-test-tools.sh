@@ -53,10 +53,19 @@ if [[ "$(id -u)" -ne 0 ]]; then
   SUDO=(sudo)
 fi
 
+# Debian's prometheus and prometheus-alertmanager packages start their services (ports 9090,
+# 9093) from init scripts on install. The tests never use them (they start their own servers on
+# free loopback ports), so forbid service starts during the install unless a policy exists.
+POLICY=/usr/sbin/policy-rc.d
+if [[ ! -e "$POLICY" ]]; then
+  printf '#!/bin/sh\n# install-test-tools: no service starts during the install\nexit 101\n' |
+    "${SUDO[@]}" tee "$POLICY" >/dev/null
+  "${SUDO[@]}" chmod 755 "$POLICY"
+  trap '"${SUDO[@]}" rm -f "$POLICY"' EXIT
+fi
+
 echo "install-test-tools: installing ${missing[*]}"
 "${SUDO[@]}" apt-get update -qq
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y --no-install-recommends "${missing[@]}"
-# Debian's prometheus packages enable a service; the tests never use it (they start their own
-# servers on free loopback ports), and without systemd nothing starts.
 echo "install-test-tools: done"
