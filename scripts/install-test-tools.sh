@@ -17,6 +17,11 @@ TOOLS=(
   curl:curl
   nginx:nginx
   openssl:openssl
+  prometheus:prometheus
+  promtool:prometheus
+  prometheus-alertmanager:prometheus-alertmanager
+  amtool:prometheus-alertmanager
+  yamllint:yamllint
 )
 
 missing=()
@@ -48,6 +53,17 @@ if [[ "$(id -u)" -ne 0 ]]; then
     exit 1
   }
   SUDO=(sudo)
+fi
+
+# Debian's prometheus and prometheus-alertmanager packages start their services (ports 9090,
+# 9093) from init scripts on install. The tests never use them (they start their own servers on
+# free loopback ports), so forbid service starts during the install unless a policy exists.
+POLICY=/usr/sbin/policy-rc.d
+if [[ ! -e "$POLICY" ]]; then
+  printf '#!/bin/sh\n# install-test-tools: no service starts during the install\nexit 101\n' |
+    "${SUDO[@]}" tee "$POLICY" >/dev/null
+  "${SUDO[@]}" chmod 755 "$POLICY"
+  trap '"${SUDO[@]}" rm -f "$POLICY"' EXIT
 fi
 
 echo "install-test-tools: installing ${missing[*]}"

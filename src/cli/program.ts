@@ -6,6 +6,7 @@ import { ROLES, type Role } from '../domain/roles.js';
 import { registerAgentCommands } from './agent-commands.js';
 import { CliError, createApiClient } from './api-client.js';
 import { jsonOption, keyOption, urlOption } from './command-kit.js';
+import { registerLogCommands, type LogCommandDeps } from './log-commands.js';
 import { registerSwarmCommands, type SwarmCommandDeps } from './swarm-commands.js';
 import { formatTable } from './table.js';
 
@@ -14,7 +15,7 @@ export interface DirectKeys {
   close(): Promise<void>;
 }
 
-export interface CliDeps extends SwarmCommandDeps {
+export interface CliDeps extends SwarmCommandDeps, LogCommandDeps {
   version: string;
   /** Runs the service, or one part of it, until a signal stops it. */
   start(role: 'all' | 'api' | 'worker'): Promise<void>;
@@ -281,6 +282,7 @@ Quick start:
 
   registerSwarmCommands(program, deps);
   registerAgentCommands(program, deps);
+  registerLogCommands(program, deps);
 
   return program;
 }

@@ -73,7 +73,14 @@ export function createApp(deps: AppDeps): Express {
     app.use(errorHandler(deps.logger));
     return app;
   }
-  app.use('/api', kit.auth.authenticate, apiRateLimit({ perMinute: deps.http.rateLimitPerMinute }));
+  app.use(
+    '/api',
+    kit.auth.authenticate,
+    apiRateLimit({
+      perMinute: deps.http.rateLimitPerMinute,
+      onLimited: (caller) => deps.metrics.rateLimitedRequestsTotal.inc({ caller }),
+    }),
+  );
   app.use(keyRoutes(deps.apiKeys, kit));
   app.use(auditRoutes(deps.audit, kit));
   if (deps.swarms) {

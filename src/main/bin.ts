@@ -7,6 +7,7 @@ import { createProgram } from '../cli/program.js';
 import { CliError } from '../cli/api-client.js';
 import { AppError } from '../domain/errors.js';
 import { redactQueryParams, redactUrlCredentials } from '../observability/redact.js';
+import { pruneLogs } from '../ops/log-retention.js';
 import { readBuildInfo } from './build-info.js';
 import { createRuntime, type Role } from './runtime.js';
 import { startServer } from './server.js';
@@ -54,6 +55,17 @@ const program = createProgram({
   async directKeys() {
     const runtime = await createRuntime(config(), oneShot());
     return { service: runtime.apiKeys, close: () => runtime.close() };
+  },
+  async pruneLogs(options) {
+    const runtime = await createRuntime(config(), oneShot());
+    try {
+      return await pruneLogs(
+        { audit: runtime.audit },
+        { ...options, logDir: options.logDir ?? runtime.config.log.dir },
+      );
+    } finally {
+      await runtime.close();
+    }
   },
 });
 

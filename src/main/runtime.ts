@@ -9,6 +9,8 @@ import { connectRedis, type RedisConnection } from '../adapters/redis/redis-clie
 import { createLogger, type AppLogger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { createHealthService, type HealthService } from '../observability/health.js';
+import { withAuditMetrics } from '../observability/audit-metrics.js';
+import { registerDependencyMetrics } from '../observability/dependency-metrics.js';
 import { createApiKeyService, type ApiKeyService } from '../ops/api-keys.js';
 import type { AuditLogStore } from '../ports/audit-log-store.js';
 import type { DestinationStream } from 'pino';
@@ -84,12 +86,21 @@ export async function createRuntime(
       commit: build.commit,
       dataDir: config.dataDir,
     });
+    const probes = [...database.probes, ...(redis ? [redis.probe] : [])];
     const health = createHealthService({
       version: build.version,
-      probes: [...database.probes, ...(redis ? [redis.probe] : [])],
+      probes,
       timeoutMs: config.healthCheckTimeoutMs,
     });
-    const audit = createPgAuditLogStore(database.db, database.readDb);
+    registerDependencyMetrics(
+      metrics.registry,
+      health,
+      probes.map((p) => p.name),
+    );
+    const audit = withAuditMetrics(
+      createPgAuditLogStore(database.db, database.readDb),
+      metrics.auditEventsTotal,
+    );
     const engine = options.withEngine
       ? await createEngineRuntime(config, {
           database,

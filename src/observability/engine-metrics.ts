@@ -23,7 +23,9 @@ export function createEngineMetrics(
     help: 'Agent tasks running now across the deployment (from the agent_tasks table)',
     registers,
     async collect() {
-      this.set(await sources.countRunningTasks());
+      // An unreachable database must not break the whole scrape (DatabaseDown needs it): report
+      // "unknown" (NaN) rather than a made-up count.
+      this.set(await sources.countRunningTasks().catch(() => Number.NaN));
     },
   });
   new Gauge({
@@ -32,7 +34,9 @@ export function createEngineMetrics(
     registers,
     async collect() {
       const since = new Date(Date.now() - sources.successRateWindowMinutes * 60_000);
-      const { succeeded, failed } = await sources.taskOutcomesSince(since);
+      const outcomes = await sources.taskOutcomesSince(since).catch(() => undefined);
+      if (!outcomes) return this.set(Number.NaN);
+      const { succeeded, failed } = outcomes;
       this.set(succeeded + failed === 0 ? Number.NaN : succeeded / (succeeded + failed));
     },
   });

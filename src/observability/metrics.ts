@@ -1,5 +1,6 @@
 // The service's dedicated prom-client registry: default process metrics, HTTP RED metrics, system
-// usage, build info and auth failures. Names follow the operations guide; labels stay bounded.
+// usage, build info and the security counters (auth failures, rate-limited requests, audit events).
+// Names follow the operations guide; labels stay bounded.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createCpuUsageMeter, diskUsagePercent, memoryUsagePercent } from './system-usage.js';
 
@@ -15,7 +16,12 @@ export interface Metrics {
   readonly httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>;
   readonly httpRequestsTotal: Counter<'method' | 'route' | 'status_code'>;
   readonly authFailuresTotal: Counter<'reason'>;
+  readonly rateLimitedRequestsTotal: Counter<'caller'>;
+  readonly auditEventsTotal: Counter<'action'>;
 }
+
+/** The audit actions the service writes; each series starts at 0. */
+export const AUDIT_ACTIONS = ['key.create', 'key.revoke', 'key.bootstrap', 'audit.prune'] as const;
 
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
@@ -44,6 +50,21 @@ export function createMetrics(options: MetricsOptions): Metrics {
   for (const reason of ['missing_credentials', 'invalid_key', 'revoked_key', 'insufficient_role']) {
     authFailuresTotal.inc({ reason }, 0);
   }
+
+  const rateLimitedRequestsTotal = new Counter({
+    name: 'rate_limited_requests_total',
+    help: 'API requests refused with 429 by the rate limiter, by caller kind (key or ip)',
+    labelNames: ['caller'] as const,
+    registers: [registry],
+  });
+  for (const caller of ['key', 'ip']) rateLimitedRequestsTotal.inc({ caller }, 0);
+  const auditEventsTotal = new Counter({
+    name: 'audit_events_total',
+    help: 'Entries written to the audit log, by action',
+    labelNames: ['action'] as const,
+    registers: [registry],
+  });
+  for (const action of AUDIT_ACTIONS) auditEventsTotal.inc({ action }, 0);
 
   new Gauge({
     name: 'app_build_info',
@@ -78,5 +99,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
   });
 
-  return { registry, httpRequestDuration, httpRequestsTotal, authFailuresTotal };
+  return {
+    registry,
+    httpRequestDuration,
+    httpRequestsTotal,
+    authFailuresTotal,
+    rateLimitedRequestsTotal,
+    auditEventsTotal,
+  };
 }

@@ -1,4 +1,5 @@
-// The append-only record of privileged actions (who did what to which target, from where).
+// The append-only record of privileged actions (who did what to which target, from where);
+// rows leave it only through the retention policy (deleteBefore).
 
 export interface AuditEntry {
   action: string;
@@ -19,4 +20,8 @@ export interface AuditLogStore {
   append(entry: AuditEntry): Promise<AuditRecord>;
   /** Newest first; `before` is an id cursor for paging. */
   list(options: { limit: number; before?: number; action?: string }): Promise<AuditRecord[]>;
+  /** Entries written before `cutoff` (retention, dry run). */
+  countBefore(cutoff: Date): Promise<number>;
+  /** Deletes entries written before `cutoff` (retention only); returns how many went. */
+  deleteBefore(cutoff: Date): Promise<number>;
 }

@@ -1,5 +1,5 @@
 // AuditLogStore on PostgreSQL (server or PGlite) through Drizzle.
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, count, desc, eq, lt } from 'drizzle-orm';
 import type { AuditLogStore, AuditRecord } from '../../ports/audit-log-store.js';
 import type { Db } from './database.js';
 import { auditLog } from './schema.js';
@@ -42,6 +42,17 @@ export function createPgAuditLogStore(db: Db, readDb: Db = db): AuditLogStore {
         .orderBy(desc(auditLog.id))
         .limit(limit);
       return rows.map(toRecord);
+    },
+    async countBefore(cutoff) {
+      const [row] = await db.select({ n: count() }).from(auditLog).where(lt(auditLog.at, cutoff));
+      return Number(row?.n ?? 0);
+    },
+    async deleteBefore(cutoff) {
+      const rows = await db
+        .delete(auditLog)
+        .where(lt(auditLog.at, cutoff))
+        .returning({ id: auditLog.id });
+      return rows.length;
     },
   };
 }

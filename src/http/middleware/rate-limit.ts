@@ -10,7 +10,8 @@ export interface RateLimitOptions {
   perMinute: number;
   /** A shared store (Redis) for many replicas; default in-memory. */
   store?: Store;
-  onLimited?: (key: string) => void;
+  /** Called once per refused request with the kind of caller it was keyed on. */
+  onLimited?: (caller: 'key' | 'ip') => void;
 }
 
 export function apiRateLimit(options: RateLimitOptions): RequestHandler {
@@ -30,7 +31,7 @@ export function apiRateLimit(options: RateLimitOptions): RequestHandler {
       const retryAfterSeconds = resetTime
         ? Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000))
         : Math.ceil(opts.windowMs / 1000);
-      options.onLimited?.(String(opts.identifier ?? 'api'));
+      options.onLimited?.(principalIn(res) ? 'key' : 'ip');
       next(
         new AppError('RATE_LIMITED', `Too many requests; retry in ${retryAfterSeconds} s`, {
           details: { retryAfterSeconds },

@@ -102,5 +102,19 @@ export function storeContract(label: string, open: () => Promise<StoreFixture>):
       expect(page2.map((e) => e.target)).toEqual(['t1', 't0']);
       expect(page2[0]?.at).toBeInstanceOf(Date);
     });
+
+    // Runs last: it empties the audit log of this fixture.
+    it('counts and deletes audit entries written before a cut-off (retention)', async () => {
+      const all = (await f.audit.list({ limit: 1000 })).length;
+      expect(all).toBeGreaterThan(0);
+      const past = new Date(Date.now() - 86_400_000);
+      const future = new Date(Date.now() + 60_000);
+      expect(await f.audit.countBefore(past)).toBe(0);
+      expect(await f.audit.deleteBefore(past)).toBe(0);
+      expect(await f.audit.countBefore(future)).toBe(all);
+      expect((await f.audit.list({ limit: 1000 })).length).toBe(all);
+      expect(await f.audit.deleteBefore(future)).toBe(all);
+      expect(await f.audit.list({ limit: 1000 })).toEqual([]);
+    });
   });
 }
