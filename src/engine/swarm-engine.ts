@@ -69,8 +69,11 @@ export interface SwarmEngine {
   cancel(id: string, by: string): Promise<SwarmRecord>;
   decide(id: string, decision: Decision, rationale: string, by: string): Promise<SwarmRecord>;
   state(id: string): Promise<SwarmState>;
-  /** Re-enqueues every unfinished swarm and its open tasks (start-up after a crash). */
-  recover(): Promise<number>;
+  /**
+   * Re-enqueues every unfinished swarm and its open tasks (start-up after a crash; with a shared
+   * queue also now and then, for jobs a Redis restart lost). Quiet: log at debug level only.
+   */
+  recover(options?: { quiet?: boolean }): Promise<number>;
   handlers: { [N in JobName]: JobHandler<N> };
 }
 
@@ -605,7 +608,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
 
     state: (id) => withLock(id, () => load(id)),
 
-    async recover() {
+    async recover(options = {}) {
       const ids = await store.unfinished();
       // No call of these swarms is in flight any more: what they had reserved is free again.
       await store.clearReservations(ids);
@@ -626,7 +629,11 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
         }
         await enqueueAdvance(id);
       }
-      if (ids.length) logger.info({ swarms: ids.length }, 'resuming unfinished swarms');
+      if (ids.length)
+        logger[options.quiet ? 'debug' : 'info'](
+          { swarms: ids.length },
+          'resuming unfinished swarms',
+        );
       return ids.length;
     },
 

@@ -194,9 +194,19 @@ export async function createEngineRuntime(
     currentRequestId: () => currentContext()?.requestId,
     runWithRequestId: (requestId, fn) => runWithContext({ requestId }, fn),
   });
+  let sweep: NodeJS.Timeout | undefined;
   if (deps.runsJobs) {
     queue.start(engine.handlers);
     await engine.recover();
+    if (shared) {
+      // Redis keeps jobs in memory: after it restarts, this finds the swarms whose jobs it lost.
+      sweep = setInterval(() => {
+        engine.recover({ quiet: true }).catch((err: unknown) => {
+          logger.warn({ err }, 'periodic recovery failed; trying again later');
+        });
+      }, e.recoveryIntervalMs);
+      sweep.unref();
+    }
   }
 
   return {
@@ -207,6 +217,7 @@ export async function createEngineRuntime(
     providers,
     agents: () => agents,
     async stop(timeoutMs) {
+      clearInterval(sweep);
       await queue.stop(timeoutMs);
       await bus.close();
     },

@@ -46,7 +46,22 @@ export function createEngineMetrics(
     labelNames: ['queue', 'state'] as const,
     registers,
     async collect() {
-      const counts = await sources.queue.counts();
+      // A scrape must answer while the queue's Redis is away: unknown counts are NaN.
+      let timer: NodeJS.Timeout | undefined;
+      const counts = await Promise.race([
+        sources.queue.counts(),
+        new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), 1000);
+        }),
+      ])
+        .catch(() => undefined)
+        .finally(() => clearTimeout(timer));
+      if (!counts) {
+        for (const queue of ['swarm.advance', 'agent.run', 'webhook.deliver'])
+          for (const state of ['waiting', 'active', 'delayed'])
+            this.set({ queue, state }, Number.NaN);
+        return;
+      }
       for (const [queue, c] of Object.entries(counts)) {
         this.set({ queue, state: 'waiting' }, c.waiting);
         this.set({ queue, state: 'active' }, c.active);

@@ -48,13 +48,12 @@ const queueName = (name: JobName) => `cfn-${name.replace('.', '-')}`;
 
 export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
   const { prefix, logger } = options;
+  const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 10), 5000);
   // Workers block on their own connections; BullMQ requires maxRetriesPerRequest: null for them.
-  const connect = () =>
-    new Redis(options.redisUrl, {
-      maxRetriesPerRequest: null,
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), 5000),
-    });
-  const client = connect();
+  const connect = () => new Redis(options.redisUrl, { maxRetriesPerRequest: null, retryStrategy });
+  // Producing and counting fail after one reconnect attempt while Redis is away, so a request
+  // that queues a job, or a metrics scrape, answers with an error instead of hanging.
+  const client = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, retryStrategy });
   client.on('error', (err: Error) =>
     logger.warn({ err: { message: err.message } }, 'queue redis error'),
   );
