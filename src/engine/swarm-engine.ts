@@ -155,6 +155,18 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     throw new Error(`could not append to swarm ${swarmId}: too much contention`);
   }
 
+  /**
+   * After a write the caller is told about: the write is durable, so a queue that cannot take the
+   * job now (Redis away) must not turn it into an error; the periodic recovery queues it later.
+   */
+  async function enqueueAfterCommit(swarmId: string): Promise<void> {
+    try {
+      await enqueueAdvance(swarmId);
+    } catch (err) {
+      logger.warn({ err, swarmId }, 'swarm saved; its next step waits until the queue answers');
+    }
+  }
+
   const enqueueAdvance = (swarmId: string) =>
     queue.enqueue('swarm.advance', { swarmId }, { group: swarmId, jobId: `advance:${swarmId}` });
   const enqueueTask = (swarmId: string, taskId: string) =>
@@ -568,7 +580,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
       });
       deps.observer?.eventsCommitted?.(initialState(spec), [first.data]);
       await bus.publish({ kind: 'events', swarmId: id, lastSeq: 1 });
-      await enqueueAdvance(id);
+      await enqueueAfterCommit(id);
       return (await store.get(id))!;
     },
 
@@ -579,7 +591,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
         return [{ type: 'swarm.cancel_requested', by }];
       });
       await bus.publish({ kind: 'cancel', swarmId: id });
-      await enqueueAdvance(id);
+      await enqueueAfterCommit(id);
       return (await store.get(id))!;
     },
 
@@ -602,7 +614,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
           },
         ];
       });
-      await enqueueAdvance(id);
+      await enqueueAfterCommit(id);
       return (await store.get(id))!;
     },
 

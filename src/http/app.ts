@@ -12,6 +12,9 @@ import type { RouteKit } from './route-kit.js';
 import { httpMetrics } from './middleware/http-metrics.js';
 import { apiRateLimit } from './middleware/rate-limit.js';
 import { requestId } from './middleware/request-id.js';
+import { createCacheMiddleware } from './middleware/response-cache.js';
+import type { ResponseCache } from '../ports/response-cache.js';
+import type { Store } from 'express-rate-limit';
 import { buildOpenApiDocument } from './openapi.js';
 import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
@@ -31,6 +34,10 @@ export interface AppDeps {
   swarms?: SwarmRoutesDeps;
   /** Serve /api (false on a worker: health and metrics only). Default true. */
   api?: boolean;
+  /** Where cacheable GET answers are kept (none: no caching). */
+  cache?: ResponseCache;
+  /** A rate-limit store shared by the replicas (Redis); default per process. */
+  rateLimitStore?: Store;
   http: {
     bodyLimit: string;
     trustProxy: string;
@@ -57,9 +64,22 @@ export function createApp(deps: AppDeps): Express {
   app.use(helmet());
   // Bodies are parsed per route, after authentication: unauthenticated callers cannot make the
   // service parse a body, and parse errors keep their route template in the metrics.
+  const responseCache = deps.cache
+    ? createCacheMiddleware({
+        cache: deps.cache,
+        logger: deps.logger,
+        metrics: {
+          hits: deps.metrics.cacheHitsTotal,
+          misses: deps.metrics.cacheMissesTotal,
+          errors: deps.metrics.cacheErrorsTotal,
+        },
+      })
+    : undefined;
   const kit: RouteKit = {
     auth: createAuth({ apiKeys: deps.apiKeys, metrics: deps.metrics, logger: deps.logger }),
     json: express.json({ limit: deps.http.bodyLimit, strict: true }),
+    cached: (route) => responseCache?.cached(route) ?? ((_req, _res, next) => next()),
+    invalidate: async (pathPrefix) => responseCache?.invalidate(pathPrefix),
   };
 
   app.use(healthRoutes(deps.health));
@@ -78,6 +98,7 @@ export function createApp(deps: AppDeps): Express {
     kit.auth.authenticate,
     apiRateLimit({
       perMinute: deps.http.rateLimitPerMinute,
+      ...(deps.rateLimitStore ? { store: deps.rateLimitStore } : {}),
       onLimited: (caller) => deps.metrics.rateLimitedRequestsTotal.inc({ caller }),
     }),
   );

@@ -3,7 +3,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/load-config.js';
 import { ConfigError } from '../config/load-config.js';
+import { RedisStore, type RedisReply } from 'rate-limit-redis';
+import { createMemoryCache } from '../adapters/cache/memory-cache.js';
+import { createRedisCache } from '../adapters/cache/redis-cache.js';
 import { createApp } from '../http/app.js';
+import { resilientStore } from '../http/middleware/rate-limit.js';
 import { confineWorkspace } from './confine-workspace.js';
 import { createRuntime, type Role, type Runtime, type RuntimeOptions } from './runtime.js';
 
@@ -83,7 +87,23 @@ export async function startServer(
     }
 
     const openStreams = new Set<() => void>();
+    const redisClient = runtime.redis?.client;
     const app = createApp({
+      // Shared by the replicas with Redis; this process's own otherwise.
+      cache: redisClient ? createRedisCache(redisClient) : createMemoryCache(),
+      ...(redisClient
+        ? {
+            rateLimitStore: resilientStore(
+              new RedisStore({
+                sendCommand: (command: string, ...args: string[]) =>
+                  redisClient.call(command, ...args) as Promise<RedisReply>,
+                prefix: `${config.redis.prefix}:rl:`,
+              }),
+              (err) =>
+                logger.warn({ err }, 'rate-limit store unavailable; requests are not limited'),
+            ),
+          }
+        : {}),
       version: runtime.build.version,
       logger,
       metrics: runtime.metrics,

@@ -18,6 +18,9 @@ export interface Metrics {
   readonly authFailuresTotal: Counter<'reason'>;
   readonly rateLimitedRequestsTotal: Counter<'caller'>;
   readonly auditEventsTotal: Counter<'action'>;
+  readonly cacheHitsTotal: Counter<'route'>;
+  readonly cacheMissesTotal: Counter<'route'>;
+  readonly cacheErrorsTotal: Counter<'operation'>;
 }
 
 /** The audit actions the service writes; each series starts at 0. */
@@ -58,6 +61,26 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registers: [registry],
   });
   for (const caller of ['key', 'ip']) rateLimitedRequestsTotal.inc({ caller }, 0);
+
+  const cacheHitsTotal = new Counter({
+    name: 'cache_hits_total',
+    help: 'GET responses served from the response cache, by route template',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  });
+  const cacheMissesTotal = new Counter({
+    name: 'cache_misses_total',
+    help: 'Cacheable GET responses not in the response cache, by route template',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  });
+  const cacheErrorsTotal = new Counter({
+    name: 'cache_errors_total',
+    help: 'Response cache operations that failed (Redis away); the request is served without it',
+    labelNames: ['operation'] as const,
+    registers: [registry],
+  });
+  for (const operation of ['get', 'set', 'invalidate']) cacheErrorsTotal.inc({ operation }, 0);
   const auditEventsTotal = new Counter({
     name: 'audit_events_total',
     help: 'Entries written to the audit log, by action',
@@ -106,5 +129,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     authFailuresTotal,
     rateLimitedRequestsTotal,
     auditEventsTotal,
+    cacheHitsTotal,
+    cacheMissesTotal,
+    cacheErrorsTotal,
   };
 }

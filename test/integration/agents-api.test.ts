@@ -46,6 +46,9 @@ beforeAll(async () => {
   const kit: RouteKit = {
     auth: createAuth({ apiKeys, metrics, logger }),
     json: express.json(),
+    // No response cache in this app: cacheable routes pass straight through.
+    cached: () => (_req, _res, next) => next(),
+    invalidate: async () => {},
   };
   const app = express();
   app.use(requestId());

@@ -58,8 +58,11 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
     logger.warn({ err: { message: err.message } }, 'queue redis error'),
   );
   const queues = new Map<JobName, Queue>();
-  for (const name of JOB_NAMES)
-    queues.set(name, new Queue(queueName(name), { connection: client, prefix }));
+  for (const name of JOB_NAMES) {
+    const queue = new Queue(queueName(name), { connection: client, prefix });
+    queue.on('error', () => undefined); // the shared client reports its errors once, above
+    queues.set(name, queue);
+  }
   const workers: Worker[] = [];
   const workerClients: Redis[] = [];
   const controllers = new Set<AbortController>();

@@ -14,6 +14,33 @@ export interface RateLimitOptions {
   onLimited?: (caller: 'key' | 'ip') => void;
 }
 
+/**
+ * A shared store that cannot be reached (Redis away) must not fail requests: the request is let
+ * through, and the failure goes to our log (once per outage) instead of the console.
+ */
+export function resilientStore(store: Store, onError: (err: unknown) => void): Store {
+  let failing = false;
+  const guard = async <T>(fn: () => Promise<T> | T, fallback: T): Promise<T> => {
+    try {
+      const out = await fn();
+      failing = false;
+      return out;
+    } catch (err) {
+      if (!failing) onError(err);
+      failing = true;
+      return fallback;
+    }
+  };
+  return {
+    ...(store.prefix !== undefined ? { prefix: store.prefix } : {}),
+    localKeys: false,
+    init: (o) => guard(() => store.init?.(o), undefined),
+    increment: (key) => guard(() => store.increment(key), { totalHits: 0, resetTime: undefined }),
+    decrement: (key) => guard(() => store.decrement(key), undefined),
+    resetKey: (key) => guard(() => store.resetKey(key), undefined),
+  };
+}
+
 export function apiRateLimit(options: RateLimitOptions): RequestHandler {
   if (options.perMinute === 0) return (_req, _res, next) => next();
   return rateLimit({

@@ -35,11 +35,11 @@ export function agentView(a: AgentDefinition) {
 
 export function agentRoutes(
   agents: () => ReadonlyMap<string, AgentDefinition>,
-  { auth }: RouteKit,
+  { auth, cached }: RouteKit,
 ): Router {
   const router = Router();
 
-  router.get('/api/agents', auth.requireRole('viewer'), (req, res) => {
+  router.get('/api/agents', auth.requireRole('viewer'), cached('/api/agents'), (req, res) => {
     const { role } = parseQuery(req, listAgentsQuery);
     const items = [...agents().values()]
       .filter((a) => role === undefined || a.role === role)
@@ -48,12 +48,17 @@ export function agentRoutes(
     res.json({ items });
   });
 
-  router.get('/api/agents/:name', auth.requireRole('viewer'), (req, res) => {
-    const name = String(req.params.name);
-    const agent = agents().get(name);
-    if (!agent) throw new NotFoundError('agent', name);
-    res.json(agentView(agent));
-  });
+  router.get(
+    '/api/agents/:name',
+    auth.requireRole('viewer'),
+    cached('/api/agents/:name'),
+    (req, res) => {
+      const name = String(req.params.name);
+      const agent = agents().get(name);
+      if (!agent) throw new NotFoundError('agent', name);
+      res.json(agentView(agent));
+    },
+  );
 
   return router;
 }

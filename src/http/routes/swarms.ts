@@ -148,7 +148,8 @@ function stateView(s: SwarmState) {
   };
 }
 
-export function swarmRoutes(deps: SwarmRoutesDeps, { auth, json }: RouteKit): Router {
+export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
+  const { auth, json } = kit;
   const router = Router();
   const idOf = (raw: unknown) => {
     const id = String(raw);
@@ -251,18 +252,26 @@ export function swarmRoutes(deps: SwarmRoutesDeps, { auth, json }: RouteKit): Ro
     res.json({ items: page.items.map(recordView), nextCursor: page.nextCursor });
   });
 
-  router.get('/api/swarms/:id', auth.requireRole('viewer'), async (req, res) => {
-    const id = idOf(req.params.id);
-    const record = await deps.store.get(id);
-    if (!record) throw new NotFoundError('swarm', id);
-    const state = await deps.engine.state(id);
-    res.json({ ...recordView(record), ...stateView(state) });
-  });
+  router.get(
+    '/api/swarms/:id',
+    auth.requireRole('viewer'),
+    kit.cached('/api/swarms/:id'),
+    async (req, res) => {
+      const id = idOf(req.params.id);
+      const record = await deps.store.get(id);
+      if (!record) throw new NotFoundError('swarm', id);
+      const state = await deps.engine.state(id);
+      // Only a finished swarm's answer stays true for the cache's lifetime.
+      if (!record.completedAt) res.locals.noCache = true;
+      res.json({ ...recordView(record), ...stateView(state) });
+    },
+  );
 
   router.post('/api/swarms/:id/cancel', auth.requireRole('operator'), async (req, res) => {
     const id = idOf(req.params.id);
     if (!(await deps.store.get(id))) throw new NotFoundError('swarm', id);
     const record = await deps.engine.cancel(id, principalOf(res.locals).key.name);
+    await kit.invalidate(`/api/swarms/${id}`);
     res.status(202).json(recordView(record));
   });
 
@@ -276,6 +285,7 @@ export function swarmRoutes(deps: SwarmRoutesDeps, { auth, json }: RouteKit): Ro
       body.feedback,
       principalOf(res.locals).key.name,
     );
+    await kit.invalidate(`/api/swarms/${id}`);
     res.json(recordView(record));
   });
 
