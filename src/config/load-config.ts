@@ -20,7 +20,12 @@ export interface Config {
     readonly poolMax: number;
     readonly connectTimeoutMs: number;
   };
-  readonly redis: { readonly url: string | undefined; readonly prefix: string };
+  readonly redis: {
+    readonly url: string | undefined;
+    readonly prefix: string;
+    /** Longest wait between reconnect attempts of every Redis client. */
+    readonly reconnectMaxMs: number;
+  };
   readonly metrics: { readonly token: string | undefined };
   readonly auth: { readonly bootstrapAdminKey: string | undefined };
   readonly shutdownTimeoutMs: number;
@@ -116,7 +121,7 @@ export function loadConfig(
       poolMax: e.DATABASE_POOL_MAX,
       connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
     },
-    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
+    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX, reconnectMaxMs: e.REDIS_RECONNECT_MAX_MS },
     metrics: { token: e.METRICS_TOKEN },
     auth: { bootstrapAdminKey: e.CFN_BOOTSTRAP_ADMIN_KEY },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -73,6 +73,7 @@ export const envSchema = z.object({
   DATABASE_POOL_MAX: int(1, 1000, 10),
   DATABASE_CONNECT_TIMEOUT_MS: int(100, 120_000, 5000),
   REDIS_URL: redisUrl,
+  REDIS_RECONNECT_MAX_MS: int(100, 60_000, 5000),
   REDIS_PREFIX: z.preprocess(
     emptyAsUndefined,
     z

@@ -155,10 +155,16 @@ export async function createEngineRuntime(
         concurrency,
         logger,
         lockDurationMs: e.queueLockMs,
+        reconnectMaxMs: config.redis.reconnectMaxMs,
       })
     : createInprocQueue({ concurrency, logger });
   const bus = shared
-    ? await createRedisBus({ redisUrl: shared, prefix: config.redis.prefix, logger })
+    ? await createRedisBus({
+        redisUrl: shared,
+        prefix: config.redis.prefix,
+        logger,
+        reconnectMaxMs: config.redis.reconnectMaxMs,
+      })
     : createInprocBus();
   const observer = createEngineMetrics(deps.metrics.registry, {
     countRunningTasks: () => store.countRunningTasks(),

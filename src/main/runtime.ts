@@ -79,7 +79,11 @@ export async function createRuntime(
     logger.info({ database: database.kind, ...migration }, 'database migrated');
     redis =
       config.redis.url && !options.withoutRedis
-        ? connectRedis({ url: config.redis.url, logger })
+        ? connectRedis({
+            url: config.redis.url,
+            logger,
+            maxBackoffMs: config.redis.reconnectMaxMs,
+          })
         : undefined;
     const metrics = createMetrics({
       version: build.version,

@@ -41,6 +41,15 @@ export function createEngineMetrics(
     },
   });
   new Gauge({
+    name: 'workers_busy',
+    help: 'Jobs this process is running now, by job name (its share of queue_depth{state="active"})',
+    labelNames: ['queue'] as const,
+    registers,
+    collect() {
+      for (const [queue, n] of Object.entries(sources.queue.busy())) this.set({ queue }, n);
+    },
+  });
+  new Gauge({
     name: 'queue_depth',
     help: 'Jobs in the task queue by job name and state',
     labelNames: ['queue', 'state'] as const,

@@ -50,6 +50,8 @@ export interface TaskQueue {
   /** Starts consuming; one handler per job name is required. */
   start(handlers: { [N in JobName]: JobHandler<N> }): void;
   counts(): Promise<Record<JobName, QueueCounts>>;
+  /** Jobs running in this process now, by name (what this worker is busy with). */
+  busy(): Record<JobName, number>;
   /** Stops taking jobs; waits for running ones up to `timeoutMs`, then aborts them. */
   stop(timeoutMs: number): Promise<void>;
 }

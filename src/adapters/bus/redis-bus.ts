@@ -5,12 +5,15 @@
 import { Redis } from 'ioredis';
 import type { BusMessage, EventBus } from '../../ports/event-bus.js';
 import type { Logger } from '../../ports/logger.js';
+import { redisBackoff } from '../redis/redis-client.js';
 
 export interface RedisBusOptions {
   redisUrl: string;
   /** The channel is `<prefix>:bus`. */
   prefix: string;
   logger: Logger;
+  /** Longest wait between reconnect attempts. */
+  reconnectMaxMs?: number;
 }
 
 function isBusMessage(v: unknown): v is BusMessage {
@@ -22,7 +25,7 @@ function isBusMessage(v: unknown): v is BusMessage {
 
 export async function createRedisBus(options: RedisBusOptions): Promise<EventBus> {
   const channel = `${options.prefix}:bus`;
-  const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 10), 5000);
+  const retryStrategy = redisBackoff(options.reconnectMaxMs);
   const pub = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, retryStrategy });
   const sub = new Redis(options.redisUrl, { maxRetriesPerRequest: null, retryStrategy });
   for (const c of [pub, sub])

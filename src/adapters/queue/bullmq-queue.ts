@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../ports/logger.js';
+import { redisBackoff } from '../redis/redis-client.js';
 import { JOB_CATALOG, JOB_NAMES } from '../../ports/job-catalog.js';
 import type {
   EnqueueOptions,
@@ -28,6 +29,8 @@ export interface BullmqQueueOptions {
   lockDurationMs?: number;
   /** Overrides the catalog's backoff (tests). */
   backoffMs?: number;
+  /** Longest wait between Redis reconnect attempts. */
+  reconnectMaxMs?: number;
 }
 
 /** BullMQ's highest priority number. */
@@ -48,7 +51,7 @@ const queueName = (name: JobName) => `cfn-${name.replace('.', '-')}`;
 
 export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
   const { prefix, logger } = options;
-  const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 10), 5000);
+  const retryStrategy = redisBackoff(options.reconnectMaxMs);
   // Workers block on their own connections; BullMQ requires maxRetriesPerRequest: null for them.
   const connect = () => new Redis(options.redisUrl, { maxRetriesPerRequest: null, retryStrategy });
   // Producing and counting fail after one reconnect attempt while Redis is away, so a request
@@ -66,6 +69,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
   const workers: Worker[] = [];
   const workerClients: Redis[] = [];
   const controllers = new Set<AbortController>();
+  const busy = Object.fromEntries(JOB_NAMES.map((n) => [n, 0])) as Record<JobName, number>;
   let stopping = false;
 
   async function priorityFor(name: JobName, group: string): Promise<number> {
@@ -88,11 +92,13 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
       const onAbort = () => controller.abort(bullSignal?.reason);
       bullSignal?.addEventListener('abort', onAbort, { once: true });
       controllers.add(controller);
+      busy[name]++;
       try {
         await handler(parsed.data as JobPayloads[N], controller.signal, {
           redelivered: job.attemptsMade > 0 || (job.stalledCounter ?? 0) > 0,
         });
       } finally {
+        busy[name]--;
         controllers.delete(controller);
         bullSignal?.removeEventListener('abort', onAbort);
       }
@@ -151,6 +157,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
         workers.push(worker);
       }
     },
+
+    busy: () => ({ ...busy }),
 
     async counts() {
       const out = {} as Record<JobName, QueueCounts>;

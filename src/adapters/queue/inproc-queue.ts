@@ -137,6 +137,12 @@ export function createInprocQueue(options: InprocQueueOptions): TaskQueue {
       handlers = h;
       for (const name of lanes.keys()) pump(name);
     },
+    busy() {
+      const out = {} as Record<JobName, number>;
+      for (const name of ['swarm.advance', 'agent.run', 'webhook.deliver'] as JobName[])
+        out[name] = laneOf(name).active;
+      return out;
+    },
     async counts() {
       const out = {} as Record<JobName, QueueCounts>;
       for (const name of ['swarm.advance', 'agent.run', 'webhook.deliver'] as JobName[]) {

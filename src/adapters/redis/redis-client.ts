@@ -16,6 +16,12 @@ export interface RedisOptions {
   maxBackoffMs?: number;
 }
 
+/** ioredis retryStrategy: 50 ms doubling per attempt, at most `maxMs` between attempts. */
+export const redisBackoff =
+  (maxMs = 5000) =>
+  (times: number) =>
+    Math.min(50 * 2 ** Math.min(times, 10), maxMs);
+
 export function connectRedis(options: RedisOptions): RedisConnection {
   const maxBackoff = options.maxBackoffMs ?? 5000;
   const client = new Redis(options.url, {
@@ -24,7 +30,7 @@ export function connectRedis(options: RedisOptions): RedisConnection {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 5000,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), maxBackoff),
+    retryStrategy: redisBackoff(maxBackoff),
   });
   let lastState = 'connecting';
   client.on('error', (err: Error) => {

@@ -60,6 +60,7 @@ export function taskQueueContract(label: string, fixture: QueueFixture): void {
       const q = await make(2);
       let active = 0;
       let peak = 0;
+      let busySeen = 0;
       const order: string[] = [];
       const gates: Array<() => void> = [];
       const done = deferred();
@@ -69,6 +70,7 @@ export function taskQueueContract(label: string, fixture: QueueFixture): void {
         'agent.run': async ({ taskId }) => {
           active++;
           peak = Math.max(peak, active);
+          busySeen = Math.max(busySeen, q.busy()['agent.run']);
           order.push(taskId);
           await new Promise<void>((r) => gates.push(r));
           active--;
@@ -84,6 +86,12 @@ export function taskQueueContract(label: string, fixture: QueueFixture): void {
       while (gates.length) gates.shift()?.();
       clearInterval(release);
       expect(peak).toBeLessThanOrEqual(2);
+      // What the process reports as busy is what runs in it.
+      expect(busySeen).toBe(peak);
+      const idleBy = Date.now() + 2000;
+      while (q.busy()['agent.run'] > 0 && Date.now() < idleBy)
+        await new Promise((r) => setImmediate(r));
+      expect(q.busy()['agent.run']).toBe(0);
       // The small swarm's only task is not starved behind the big swarm's queue.
       expect(order.indexOf('small-0')).toBeLessThanOrEqual(3);
     });
