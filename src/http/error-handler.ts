@@ -63,6 +63,35 @@ function fromBodyParser(err: unknown): AppError | undefined {
   }
 }
 
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
+
+/**
+ * A dependency that cannot be reached (a database or Redis connection refused, reset or timed
+ * out) is the service being unavailable for a while, not a bug: 503, so clients retry.
+ */
+function fromUnreachable(err: unknown): AppError | undefined {
+  for (
+    let e: unknown = err, depth = 0;
+    e && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
+    const code = (e as { code?: unknown }).code;
+    const message = String((e as { message?: unknown }).message ?? '');
+    if (
+      (typeof code === 'string' && UNREACHABLE.has(code)) ||
+      /Connection terminated|timeout exceeded when trying to connect|Stream isn't writeable/.test(
+        message,
+      )
+    )
+      return new AppError(
+        'SERVICE_UNAVAILABLE',
+        'A dependency of the service is unreachable; retry shortly (GET /health shows which)',
+        { cause: err },
+      );
+  }
+  return undefined;
+}
+
 export function notFound(): RequestHandler {
   return function notFoundHandler(req, _res, next) {
     next(new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}`));
@@ -75,7 +104,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       next(err);
       return;
     }
-    const appError = err instanceof AppError ? err : fromBodyParser(err);
+    const appError = err instanceof AppError ? err : (fromBodyParser(err) ?? fromUnreachable(err));
     if (appError) {
       const status = statusFor(appError.code);
       if (status >= 500) logger.error({ err }, appError.message);

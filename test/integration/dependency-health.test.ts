@@ -71,11 +71,12 @@ describe('PostgreSQL', () => {
     expect(down.body.checks.database?.error).toBeTruthy();
     expect((await health(s, '/health/ready')).status).toBe(503);
     expect((await s.fetch('/health/live')).status).toBe(200);
-    // An authenticated API call fails cleanly while the database is away: JSON 500, no internals.
+    // An authenticated API call fails cleanly while the database is away: JSON 503 (retry),
+    // no internals.
     const api = await s.fetch('/api/whoami', { key: s.adminKey });
-    expect(api.status).toBe(500);
+    expect(api.status).toBe(503);
     const apiBody = (await api.json()) as { error: { code: string; message: string } };
-    expect(apiBody.error.code).toBe('INTERNAL');
+    expect(apiBody.error.code).toBe('SERVICE_UNAVAILABLE');
     expect(apiBody.error.message).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|postgres/i);
 
     await proxy.restore();
