@@ -11,7 +11,7 @@
 // --cpu-prof: the service child of workload (b) runs with --cpu-prof (bench/results/prof/).
 // --count-queries: the PostgreSQL service goes through a counting proxy (diagnostic only).
 // --service-env K=V: extra service configuration for experiments, e.g. DATABASE_POOL_MAX=40.
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -84,14 +84,29 @@ function machineBusyMs() {
   return (user + nice + system + irq + softirq + steal) * 10;
 }
 /** CPU counters for one measured window: the orchestrator, the fake LLM, PostgreSQL, the machine. */
-function cpuSnapshot(pid, fakePid, pgDb) {
+/** The machine's redis-server (its CPU counts for the distributed profile), if one runs. */
+function redisServerPid() {
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'redis-server') return Number(d);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
+}
+
+function cpuSnapshot(pid, fakePid, pgDb, redisPid) {
   const own = process.cpuUsage();
+  const pids = [].concat(pid); // the distributed profile is several processes
   return {
-    proc: procCpuMs(pid),
-    procSys: procCpuMs(pid, true),
+    proc: pids.reduce((a, p) => a + procCpuMs(p), 0),
+    procSys: pids.reduce((a, p) => a + procCpuMs(p, true), 0),
+    redis: redisPid ? procCpuMs(redisPid) : 0,
     fake: procCpuMs(fakePid),
     pg: pgCpuMs(pgDb),
-    self: pid === process.pid ? 0 : (own.user + own.system) / 1000, // the child measures itself
+    self: pids.includes(process.pid) ? 0 : (own.user + own.system) / 1000, // the child measures itself
     machine: machineBusyMs(),
   };
 }
@@ -101,14 +116,16 @@ function cpuDelta(a, b, wallMs) {
   const fake = b.fake - a.fake;
   const pg = pgCpuDelta(a.pg, b.pg);
   const self = b.self - a.self;
+  const redis = b.redis - a.redis;
   const machine = b.machine - a.machine;
   return {
     proc,
     procSys,
     fake,
     pg,
+    redis,
     self,
-    foreignCores: Math.max(0, machine - proc - fake - pg - self) / wallMs,
+    foreignCores: Math.max(0, machine - proc - fake - pg - redis - self) / wallMs,
   };
 }
 const dbNameOf = (url) => decodeURIComponent(new URL(url).pathname.slice(1));
@@ -434,7 +451,96 @@ async function langGraphChild(cfg) {
   };
 }
 
-if (process.argv[2] === '--langgraph-child') {
+// ---- raw BullMQ floor ------------------------------------------------------------------------
+
+/** A child that runs no-op jobs: reports ready, starts on 'go' from the parent. */
+async function bullmqFloorChild(cfg) {
+  const { Worker } = await import('bullmq');
+  const { Redis } = await import('ioredis');
+  const connection = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
+  const worker = new Worker(cfg.queue, async () => {}, {
+    connection,
+    prefix: cfg.prefix,
+    concurrency: cfg.concurrency,
+    autorun: false,
+  });
+  process.on('message', async (m) => {
+    if (m === 'go') void worker.run();
+    if (m === 'stop') {
+      await worker.close();
+      connection.disconnect();
+      process.exit(0);
+    }
+  });
+  await worker.waitUntilReady();
+  process.send('ready');
+}
+
+/**
+ * The raw BullMQ floor: `jobs` no-op jobs, queued first, then taken by `workers` processes of
+ * `concurrency` each through the same Redis; jobs/s from the start signal to the last completion.
+ */
+async function bullmqFloor(redisUrl, { jobs, workers, concurrency }) {
+  const { Queue } = await import('bullmq');
+  const { Redis } = await import('ioredis');
+  const prefix = `cfnfloor${process.pid}w${workers}`;
+  const queue = 'floor';
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const q = new Queue(queue, { connection, prefix });
+  for (let i = 0; i < jobs; i += 1000)
+    await q.addBulk(
+      Array.from({ length: Math.min(1000, jobs - i) }, (_, k) => ({
+        name: 'noop',
+        data: { i: i + k },
+        opts: { removeOnComplete: false, attempts: 5 },
+      })),
+    );
+  const children = [];
+  for (let w = 0; w < workers; w++) {
+    const child = track(
+      fork(
+        SELF,
+        ['--bullmq-floor-child', JSON.stringify({ redisUrl, prefix, queue, concurrency })],
+        {
+          stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        },
+      ),
+    );
+    await new Promise((r) => child.once('message', r));
+    children.push(child);
+  }
+  const redisPid = redisServerPid();
+  const cpu0 = children.reduce((a, c) => a + procCpuMs(c.pid), 0);
+  const r0 = redisPid ? procCpuMs(redisPid) : 0;
+  const t0 = performance.now();
+  for (const c of children) c.send('go');
+  for (;;) {
+    const c = await q.getJobCounts('completed');
+    if ((c.completed ?? 0) >= jobs) break;
+    await sleep(20);
+  }
+  const wallMs = performance.now() - t0;
+  const cpu = children.reduce((a, c) => a + procCpuMs(c.pid), 0) - cpu0;
+  const redisCpu = redisPid ? procCpuMs(redisPid) - r0 : 0;
+  for (const c of children) c.send('stop');
+  await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
+  await q.obliterate({ force: true });
+  await q.close();
+  connection.disconnect();
+  return {
+    jobs,
+    workers,
+    concurrency,
+    wallS: wallMs / 1000,
+    jobsPerS: jobs / (wallMs / 1000),
+    workerCpuMsPerJob: cpu / jobs,
+    redisCpuMsPerJob: redisCpu / jobs,
+  };
+}
+
+if (process.argv[2] === '--bullmq-floor-child') {
+  await bullmqFloorChild(JSON.parse(process.argv[3]));
+} else if (process.argv[2] === '--langgraph-child') {
   const cfg = JSON.parse(process.argv[3]);
   const out = await langGraphChild(cfg);
   process.stdout.write(`${JSON.stringify(out)}\n`);
@@ -490,11 +596,11 @@ async function freePort() {
  * `cfn start` as a child. LOG_LEVEL=warn hides the `listening` line, so the port is picked here
  * (a free one) instead of PORT=0, and readiness is the first 200 from /health.
  */
-async function startService(env, nodeArgs = []) {
+async function startService(env, nodeArgs = [], command = 'start') {
   const port = await freePort();
   const spawnedAt = Date.now();
   const child = track(
-    spawn(process.execPath, [...nodeArgs, BIN, 'start'], {
+    spawn(process.execPath, [...nodeArgs, BIN, command], {
       env: {
         PATH: process.env.PATH,
         HOST: '127.0.0.1',
@@ -676,10 +782,22 @@ async function runService({
   serviceEnv,
   cpuProf,
   countQueries,
+  workers = 0,
+  redisUrl,
 }) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-bench-orch-'));
   let dbUrl;
-  if (backend === 'postgres') dbUrl = await freshDb(adminPg, `${dbNameOf(adminPg)}_svc_${wl.name}`);
+  if (backend === 'postgres' || backend === 'distributed')
+    dbUrl = await freshDb(adminPg, `${dbNameOf(adminPg)}_svc_${backend}_${wl.name}`);
+  // The distributed profile: `cfn serve` takes the API calls, `workers` × `cfn worker` run the
+  // jobs through BullMQ on the machine's Redis (a key prefix of this run).
+  const shared =
+    backend === 'distributed'
+      ? {
+          REDIS_URL: redisUrl,
+          REDIS_PREFIX: `cfnbench${process.pid}${wl.name}${workers}`,
+        }
+      : {};
   const proxy = dbUrl && countQueries ? await startCountingProxy(dbUrl) : undefined;
   const profDir = path.join(HERE, 'results/prof');
   if (cpuProf) {
@@ -694,10 +812,34 @@ async function runService({
       CFN_MAX_CONCURRENT_AGENTS: String(maxAgents),
       ANTHROPIC_BASE_URL: fakeUrl,
       ...(dbUrl ? { DATABASE_URL: proxy ? proxy.url : dbUrl } : {}),
+      ...shared,
       ...serviceEnv,
     },
     cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${profName}`] : [],
+    backend === 'distributed' ? 'serve' : 'start',
   );
+  const workerProcs = [];
+  for (let i = 0; i < workers; i++) {
+    workerProcs.push(
+      (
+        await startService(
+          {
+            CFN_DATA_DIR: dataDir,
+            CFN_AGENTS_DIR: agentsDir,
+            CFN_MAX_CONCURRENT_AGENTS: String(Math.ceil(maxAgents / workers)),
+            ANTHROPIC_BASE_URL: fakeUrl,
+            DATABASE_URL: dbUrl,
+            ...shared,
+            ...serviceEnv,
+          },
+          [],
+          'worker',
+        )
+      ).child,
+    );
+  }
+  const pids = [child.pid, ...workerProcs.map((w) => w.pid)];
+  const redisPid = backend === 'distributed' ? redisServerPid() : undefined;
   try {
     // Warm-up swarm (JIT, pools): 3 iterations of one implementer + the validator; not measured.
     const w = await submit(url, {
@@ -710,12 +852,12 @@ async function runService({
     });
     await waitAll(url, [w], 60_000);
     await sleep(300);
-    const idleRss = procStatus(child.pid, 'VmRSS');
+    const idleRss = pids.reduce((a, p) => a + procStatus(p, 'VmRSS'), 0);
     const pgStart = dbUrl ? await pgStats(dbUrl) : undefined;
     const fake0 = await fakeCount(fakeUrl);
     await scrapeLag(url); // resets prom-client's event-loop histogram: the next scrape covers the run
     const dbName = dbUrl ? dbNameOf(dbUrl) : undefined;
-    const cpu0 = cpuSnapshot(child.pid, fakePid, dbName);
+    const cpu0 = cpuSnapshot(pids, fakePid, dbName, redisPid);
     const q0 = proxy ? { ...proxy.counts } : undefined;
 
     const t0 = Date.now();
@@ -741,7 +883,7 @@ async function runService({
         JSON.stringify({ fromMs: t0 - spawnedAt, toMs: t0 + detectedMs - spawnedAt }),
       );
     }
-    const cpu = cpuDelta(cpu0, cpuSnapshot(child.pid, fakePid, dbName), detectedMs);
+    const cpu = cpuDelta(cpu0, cpuSnapshot(pids, fakePid, dbName, redisPid), detectedMs);
     const queries = proxy
       ? {
           statements: proxy.counts.statements - q0.statements,
@@ -749,11 +891,12 @@ async function runService({
         }
       : undefined;
     const lag = await scrapeLag(url);
-    const peakRss = procStatus(child.pid, 'VmHWM');
+    const peakRss = pids.reduce((a, p) => a + procStatus(p, 'VmHWM'), 0);
     const fakeCalls = (await fakeCount(fakeUrl)) - fake0;
 
     const all = await mapLimit(ids, 8, (id) => replay(url, id));
     await stopService(child);
+    for (const w of workerProcs) await stopService(w);
     const pgEnd = dbUrl ? await pgStats(dbUrl) : undefined;
     const journal = await journalDurations(dbUrl, dataDir);
     const llmMs = [];
@@ -823,6 +966,7 @@ async function runService({
     };
   } finally {
     await stopService(child);
+    for (const w of workerProcs) await stopService(w);
     proxy?.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
@@ -962,6 +1106,7 @@ function summarize(r, fakeP50) {
     kernelShareOfCpu: r.cpu.procSys / r.cpu.proc,
     pgCpuMsPerTask: r.cpu.pg / r.tasks,
     fakeCpuMsPerTask: r.cpu.fake / r.tasks,
+    redisCpuMsPerTask: (r.cpu.redis ?? 0) / r.tasks,
     otherLoadCores: r.cpu.foreignCores,
     statementsPerTask: r.queries ? r.queries.statements / r.tasks : null,
     roundTripsPerTask: r.queries ? r.queries.roundTrips / r.tasks : null,
@@ -982,6 +1127,7 @@ async function main() {
   const cpuProf = process.argv.includes('--cpu-prof');
   const noWaitIdle = process.argv.includes('--no-wait-idle');
   const countQueries = process.argv.includes('--count-queries');
+  const redisUrl = arg('--redis');
   // --service-env K=V (repeatable): extra service configuration for experiments, e.g. DATABASE_POOL_MAX=40.
   const serviceEnv = Object.fromEntries(
     process.argv
@@ -1016,7 +1162,15 @@ async function main() {
     );
     const fakeCpu0 = procCpuMs(fake.child.pid);
     const systems = [];
-    if (only !== 'langgraph') {
+    if (redisUrl && adminPg && only !== 'langgraph')
+      for (const workers of [1, 2])
+        systems.push({
+          system: `cfn distributed, ${workers} worker${workers > 1 ? 's' : ''}`,
+          kind: 'cfn',
+          backend: 'distributed',
+          workers,
+        });
+    if (only !== 'langgraph' && only !== 'distributed') {
       systems.push({ system: 'cfn (embedded PGlite)', kind: 'cfn', backend: 'pglite' });
       if (adminPg)
         systems.push({
@@ -1025,7 +1179,7 @@ async function main() {
           backend: 'postgres',
         });
     }
-    if (only !== 'cfn') {
+    if (only !== 'cfn' && only !== 'distributed') {
       systems.push({ system: 'LangGraph, no checkpointer', kind: 'lg', saver: 'none' });
       if (adminPg) {
         systems.push({
@@ -1058,7 +1212,8 @@ async function main() {
         const fakeBefore = await fakeCount(fake.url);
         let r;
         if (s.kind === 'cfn') {
-          if (s.backend === 'postgres') scratchDbs.push(`${dbNameOf(adminPg)}_svc_${wl.name}`);
+          if (s.backend !== 'pglite')
+            scratchDbs.push(`${dbNameOf(adminPg)}_svc_${s.backend}_${wl.name}`);
           r = await runService({
             backend: s.backend,
             wl,
@@ -1070,6 +1225,8 @@ async function main() {
             serviceEnv,
             countQueries,
             cpuProf: cpuProf && wl.name === 'b',
+            workers: s.workers ?? 0,
+            redisUrl,
           });
         } else {
           let pgUrl;
@@ -1101,6 +1258,20 @@ async function main() {
           idleBefore,
           ...sum,
         });
+      }
+    }
+    const floors = [];
+    if (redisUrl && only !== 'langgraph' && only !== 'cfn') {
+      for (const workers of [1, 2]) {
+        process.stdout.write(`raw BullMQ floor, ${workers} worker process(es) … `);
+        if (!noWaitIdle) await waitIdle();
+        const f = await bullmqFloor(redisUrl, {
+          jobs: quick ? 2000 : 20000,
+          workers,
+          concurrency: Math.ceil(maxAgents / workers),
+        });
+        console.log(`${f.jobsPerS.toFixed(0)} jobs/s`);
+        floors.push(f);
       }
     }
     const fakeCpuMs = procCpuMs(fake.child.pid) - fakeCpu0;
@@ -1154,9 +1325,27 @@ async function main() {
             `(${wl}) ${c.system} / ${l.system}: ${(c.tasksPerS / l.tasksPerS).toFixed(2)}× tasks/s`,
           );
     }
+    for (const fl of floors) {
+      console.log(
+        `raw BullMQ floor, ${fl.workers} worker(s) × concurrency ${fl.concurrency}: ${fl.jobsPerS.toFixed(0)} no-op jobs/s (${f(fl.workerCpuMsPerJob, 3)} ms worker CPU + ${f(fl.redisCpuMsPerJob, 3)} ms Redis CPU per job)`,
+      );
+      for (const r of rows.filter((x) =>
+        x.system.startsWith(`cfn distributed, ${fl.workers} worker`),
+      ))
+        console.log(
+          `(${r.workload}) ${r.system}: ${((100 * r.tasksPerS) / fl.jobsPerS).toFixed(1)}% of the floor's jobs/s`,
+        );
+    }
+    const dist = (wl, n) =>
+      rows.find((r) => r.workload === wl && r.system.startsWith(`cfn distributed, ${n} worker`));
+    for (const wl of ['a', 'b', 'c'])
+      if (dist(wl, 1) && dist(wl, 2))
+        console.log(
+          `(${wl}) scaling 1 → 2 workers: ${(dist(wl, 2).tasksPerS / dist(wl, 1).tasksPerS).toFixed(2)}× tasks/s`,
+        );
     for (const r of rows)
       console.log(
-        `(${r.workload}) ${r.system}: ${f(r.cpuMsPerTask, 2)} ms CPU per task in the orchestrator, ${f(100 * r.kernelShareOfCpu, 0)}% of it in the kernel; PostgreSQL ${f(r.pgCpuMsPerTask, 2)} ms, fake LLM ${f(r.fakeCpuMsPerTask, 2)} ms`,
+        `(${r.workload}) ${r.system}: ${f(r.cpuMsPerTask, 2)} ms CPU per task in the orchestrator, ${f(100 * r.kernelShareOfCpu, 0)}% of it in the kernel; PostgreSQL ${f(r.pgCpuMsPerTask, 2)} ms, fake LLM ${f(r.fakeCpuMsPerTask, 2)} ms${r.redisCpuMsPerTask ? `, Redis ${f(r.redisCpuMsPerTask, 2)} ms` : ''}`,
       );
     for (const r of rows)
       if (r.statementsPerTask !== null)
@@ -1188,7 +1377,13 @@ async function main() {
       quick,
       machine: { ...machine, loadavgAtEnd: os.loadavg().map((x) => Number(x.toFixed(2))) },
       git: await gitInfo(),
-      settings: { maxConcurrentAgents: maxAgents, postgres: Boolean(adminPg), serviceEnv },
+      settings: {
+        maxConcurrentAgents: maxAgents,
+        postgres: Boolean(adminPg),
+        redis: Boolean(redisUrl),
+        serviceEnv,
+      },
+      bullmqFloors: floors,
       fakeServiceTimeMs: fakeTime,
       fakeCpuMs,
       workloads: Object.fromEntries(
@@ -1217,4 +1412,4 @@ async function main() {
   }
 }
 
-await main();
+if (!process.argv[2]?.endsWith('-child')) await main();
