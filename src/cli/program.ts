@@ -4,6 +4,7 @@ import type { ApiKeyService, CreatedKey } from '../ops/api-keys.js';
 import type { ApiKeyRecord } from '../ports/api-key-store.js';
 import { ROLES, type Role } from '../domain/roles.js';
 import { registerAgentCommands } from './agent-commands.js';
+import { registerBackupCommands, type BackupCommandDeps } from './backup-commands.js';
 import { CliError, createApiClient } from './api-client.js';
 import { jsonOption, keyOption, urlOption } from './command-kit.js';
 import { registerSwarmCommands, type SwarmCommandDeps } from './swarm-commands.js';
@@ -14,7 +15,7 @@ export interface DirectKeys {
   close(): Promise<void>;
 }
 
-export interface CliDeps extends SwarmCommandDeps {
+export interface CliDeps extends SwarmCommandDeps, Pick<BackupCommandDeps, 'backups' | 'errIsTTY'> {
   version: string;
   /** Runs the API (and, later, workers) until a signal stops it. */
   start(): Promise<void>;
@@ -258,6 +259,7 @@ Quick start:
 
   registerSwarmCommands(program, deps);
   registerAgentCommands(program, deps);
+  registerBackupCommands(program, deps);
 
   return program;
 }

@@ -10,6 +10,8 @@ import { errorHandler, notFound } from './error-handler.js';
 import { createAuth } from './middleware/auth.js';
 import type { RouteKit } from './route-kit.js';
 import { httpMetrics } from './middleware/http-metrics.js';
+import { maintenanceGuard } from './middleware/maintenance.js';
+import type { MaintenanceMode } from '../ops/maintenance.js';
 import { apiRateLimit } from './middleware/rate-limit.js';
 import { requestId } from './middleware/request-id.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -27,6 +29,8 @@ export interface AppDeps {
   health: HealthService;
   apiKeys: ApiKeyService;
   audit: AuditLogStore;
+  /** Maintenance mode: mutating /api requests get 503 while it is on. */
+  maintenance?: MaintenanceMode;
   /** The swarm engine's API (absent in roles without it). */
   swarms?: SwarmRoutesDeps;
   http: {
@@ -66,6 +70,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openapi);
   });
+  if (deps.maintenance) app.use('/api', maintenanceGuard(deps.maintenance));
   app.use('/api', kit.auth.authenticate, apiRateLimit({ perMinute: deps.http.rateLimitPerMinute }));
   app.use(keyRoutes(deps.apiKeys, kit));
   app.use(auditRoutes(deps.audit, kit));

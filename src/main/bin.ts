@@ -8,6 +8,7 @@ import { CliError } from '../cli/api-client.js';
 import { AppError } from '../domain/errors.js';
 import { redactQueryParams, redactUrlCredentials } from '../observability/redact.js';
 import { readBuildInfo } from './build-info.js';
+import { createBackupTools } from './backup-runtime.js';
 import { createRuntime } from './runtime.js';
 import { startServer } from './server.js';
 
@@ -50,6 +51,20 @@ const program = createProgram({
     const runtime = await createRuntime(config(), oneShot());
     await runtime.close();
     return { ...runtime.migration, database: runtime.database.kind };
+  },
+  async backups({ target, onProgress }) {
+    const runtime = await createRuntime(config(), oneShot());
+    try {
+      const service = createBackupTools(runtime, {
+        target,
+        env: processEnv(),
+        ...(onProgress ? { onProgress } : {}),
+      });
+      return { service, maintenance: runtime.maintenance, close: () => runtime.close() };
+    } catch (err) {
+      await runtime.close();
+      throw err;
+    }
   },
   async directKeys() {
     const runtime = await createRuntime(config(), oneShot());

@@ -20,7 +20,8 @@ import { currentContext, runWithContext } from '../observability/request-context
 import type { EventBus } from '../ports/event-bus.js';
 import type { Logger } from '../ports/logger.js';
 import type { SwarmStore } from '../ports/swarm-store.js';
-import type { TaskQueue } from '../ports/task-queue.js';
+import type { JobHandler, JobName, TaskQueue } from '../ports/task-queue.js';
+import type { MaintenanceMode } from '../ops/maintenance.js';
 import {
   costUsd,
   DEFAULT_PRICES,
@@ -42,6 +43,35 @@ export interface EngineRuntime {
   providers: ProviderRegistry;
   agents: () => ReadonlyMap<string, AgentDefinition>;
   stop(timeoutMs: number): Promise<void>;
+}
+
+type Handlers = { [N in JobName]: JobHandler<N> };
+
+/** Jobs wait while maintenance is on (a restore replaces the database under them). */
+export function pausedDuring(
+  maintenance: MaintenanceMode,
+  handlers: Handlers,
+  pollMs = 250,
+): Handlers {
+  const wait = async (signal: AbortSignal) => {
+    while (!signal.aborted && (await maintenance.current()).enabled) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      });
+    }
+  };
+  const wrap =
+    <N extends JobName>(h: JobHandler<N>): JobHandler<N> =>
+    async (payload, signal) => {
+      await wait(signal);
+      return h(payload, signal);
+    };
+  return {
+    'swarm.advance': wrap(handlers['swarm.advance']),
+    'agent.run': wrap(handlers['agent.run']),
+    'webhook.deliver': wrap(handlers['webhook.deliver']),
+  };
 }
 
 function readStructured(file: string, what: string): unknown {
@@ -99,7 +129,7 @@ export function providerConfigs(config: Config): ProviderConfig[] {
 
 export async function createEngineRuntime(
   config: Config,
-  deps: { database: Database; logger: Logger; metrics: Metrics },
+  deps: { database: Database; logger: Logger; metrics: Metrics; maintenance?: MaintenanceMode },
 ): Promise<EngineRuntime> {
   const { logger } = deps;
   const e = config.engine;
@@ -170,7 +200,7 @@ export async function createEngineRuntime(
     currentRequestId: () => currentContext()?.requestId,
     runWithRequestId: (requestId, fn) => runWithContext({ requestId }, fn),
   });
-  queue.start(engine.handlers);
+  queue.start(deps.maintenance ? pausedDuring(deps.maintenance, engine.handlers) : engine.handlers);
   await engine.recover();
 
   return {

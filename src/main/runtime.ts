@@ -14,6 +14,13 @@ import type { AuditLogStore } from '../ports/audit-log-store.js';
 import type { DestinationStream } from 'pino';
 import { readBuildInfo, type BuildInfo } from './build-info.js';
 import { createEngineRuntime, type EngineRuntime } from './engine-runtime.js';
+import {
+  createPgBackupCatalog,
+  createPgSettingsStore,
+} from '../adapters/db/backup-catalog-store.js';
+import { createMaintenanceMode, type MaintenanceMode } from '../ops/maintenance.js';
+import { registerBackupMetrics } from '../observability/backup-metrics.js';
+import type { BackupCatalog } from '../ports/backup.js';
 
 export interface Runtime {
   config: Config;
@@ -26,6 +33,8 @@ export interface Runtime {
   health: HealthService;
   apiKeys: ApiKeyService;
   audit: AuditLogStore;
+  maintenance: MaintenanceMode;
+  backupCatalog: BackupCatalog;
   /** Present for roles that run swarms (not for one-shot CLI commands). */
   engine: EngineRuntime | undefined;
   close(): Promise<void>;
@@ -76,14 +85,24 @@ export async function createRuntime(
       commit: build.commit,
       dataDir: config.dataDir,
     });
+    const maintenance = createMaintenanceMode({
+      settings: createPgSettingsStore(database.db),
+      cacheMs: config.backup.maintenanceCacheMs,
+    });
+    const backupCatalog = createPgBackupCatalog(database.db);
+    registerBackupMetrics(metrics.registry, () => backupCatalog.list());
     const health = createHealthService({
       version: build.version,
       probes: [...database.probes, ...(redis ? [redis.probe] : [])],
       timeoutMs: config.healthCheckTimeoutMs,
+      async notReadyReason() {
+        const m = await maintenance.current();
+        return m.enabled ? `maintenance${m.reason ? `: ${m.reason}` : ''}` : undefined;
+      },
     });
     const audit = createPgAuditLogStore(database.db, database.readDb);
     const engine = options.withEngine
-      ? await createEngineRuntime(config, { database, logger, metrics })
+      ? await createEngineRuntime(config, { database, logger, metrics, maintenance })
       : undefined;
     const apiKeys = createApiKeyService({
       keys: createPgApiKeyStore(database.db),
@@ -101,6 +120,8 @@ export async function createRuntime(
       health,
       apiKeys,
       audit,
+      maintenance,
+      backupCatalog,
       engine,
       async close() {
         // Jobs first: running agent tasks finish or are left open for recovery, then connections go.

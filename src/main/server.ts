@@ -3,6 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/load-config.js';
 import { createApp } from '../http/app.js';
+import { processEnv } from '../config/load-config.js';
+import { createBackupTools, startBackupSchedules, type BackupSchedules } from './backup-runtime.js';
 import { confineWorkspace } from './confine-workspace.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
 
@@ -68,6 +70,7 @@ export async function startServer(
       health: runtime.health,
       apiKeys: runtime.apiKeys,
       audit: runtime.audit,
+      maintenance: runtime.maintenance,
       ...(runtime.engine
         ? {
             swarms: {
@@ -109,6 +112,10 @@ export async function startServer(
       'listening',
     );
 
+    const schedules: BackupSchedules | undefined = config.backup.schedulesEnabled
+      ? startBackupSchedules(runtime, createBackupTools(runtime, { env: processEnv() }))
+      : undefined;
+
     let stopping: Promise<void> | undefined;
     const shutdown = (reason: string) =>
       (stopping ??= (async () => {
@@ -142,6 +149,7 @@ export async function startServer(
           server.closeAllConnections();
           await closed;
         }
+        await schedules?.stop();
         await runtime.close();
         logger.info('shutdown complete');
       })());

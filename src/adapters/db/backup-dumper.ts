@@ -233,7 +233,10 @@ export function createPgliteDumper(
 function connectionEnv(url: string): { url: string; env: NodeJS.ProcessEnv } {
   // Keep the password out of the argument list (visible in ps): libpq reads PGPASSWORD.
   const u = new URL(url);
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+  // The client tools get nothing of the service's environment but a standard PATH.
+  const env: NodeJS.ProcessEnv = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  };
   if (u.password) {
     env.PGPASSWORD = decodeURIComponent(u.password);
     u.password = '';
