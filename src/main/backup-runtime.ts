@@ -119,6 +119,7 @@ export function createBackupTools(runtime: Runtime, options: BackupToolsOptions)
       ],
     },
     encryptionKey: config.backup.encryptionKey,
+    maintenanceSettleMs: config.backup.maintenanceCacheMs + 100,
     async migrate() {
       await migrateDatabase(runtime.database);
     },

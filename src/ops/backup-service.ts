@@ -66,6 +66,8 @@ export interface BackupServiceDeps {
   now?: () => Date;
   retention?: RetentionPolicy;
   onProgress?: (p: BackupProgress) => void;
+  /** How long replicas may keep a cached "maintenance off": a restore waits this long first. */
+  maintenanceSettleMs?: number;
   /** Called after every backup attempt (metrics in the serving process). */
   onBackupFinished?: (record: BackupRecord) => void;
 }
@@ -269,8 +271,9 @@ export function createBackupService(deps: BackupServiceDeps) {
   async function put(
     type: BackupType,
     body: Readable,
+    startedAt: Date,
   ): Promise<{ ids: ReturnType<typeof keysFor>; sha256: string; size: number }> {
-    let at = now();
+    let at = startedAt;
     let ids = keysFor(type, stamp(at), Boolean(key));
     // Two backups in one second: the later one takes the next free second in its name.
     while (await deps.store.exists(ids.manifestKey)) {
@@ -364,7 +367,7 @@ export function createBackupService(deps: BackupServiceDeps) {
       if (options.type === 'database') {
         const schemaVersion = await deps.database.schemaVersion();
         const dump = await deps.database.dump();
-        const putting = put('database', dump.stream);
+        const putting = put('database', dump.stream, started);
         try {
           [stored] = await Promise.all([putting, dump.done]);
         } catch (err) {
@@ -382,7 +385,7 @@ export function createBackupService(deps: BackupServiceDeps) {
           { cwd: s.dir, follow: true, portable: true },
           s.entries.length ? s.entries : [],
         );
-        stored = await put('app-data', Readable.from(pack as AsyncIterable<Buffer>));
+        stored = await put('app-data', Readable.from(pack as AsyncIterable<Buffer>), started);
         manifestPart = {
           appData: { entries: s.entries, includesSecrets: Boolean(options.includeSecrets) },
         };
@@ -580,6 +583,9 @@ export function createBackupService(deps: BackupServiceDeps) {
     const schemaVersionBefore = await deps.database.schemaVersion();
     const state = await deps.maintenance.enable(`restoring ${m.id}`);
     deps.logger.warn({ id: m.id }, 'maintenance on: restoring the database');
+    if (deps.maintenanceSettleMs) {
+      await new Promise((resolve) => setTimeout(resolve, deps.maintenanceSettleMs));
+    }
     let restored = false;
     try {
       progress(`restoring ${m.id}`, 0);

@@ -24,8 +24,10 @@ export interface MaintenanceOptions {
   settings: SettingsStore;
   cacheMs?: number;
   now?: () => number;
-  /** A read slower than this keeps the last known value (a restore holds table locks). */
+  /** A read slower than this keeps the last known value. */
   readTimeoutMs?: number;
+  /** Waiting longer than this for the settings table's lock counts as maintenance. */
+  lockTimeoutMs?: number;
 }
 
 function parse(value: unknown): MaintenanceState {
@@ -50,7 +52,8 @@ export function maintenanceRowSql(state: MaintenanceState): string {
 export function createMaintenanceMode(options: MaintenanceOptions): MaintenanceMode {
   const now = options.now ?? Date.now;
   const cacheMs = options.cacheMs ?? 1000;
-  const readTimeoutMs = options.readTimeoutMs ?? 1000;
+  const readTimeoutMs = options.readTimeoutMs ?? 2000;
+  const lockTimeoutMs = options.lockTimeoutMs ?? 250;
   let cached: { state: MaintenanceState; at: number } | undefined;
   let reading: Promise<MaintenanceState> | undefined;
 
@@ -83,7 +86,15 @@ export function createMaintenanceMode(options: MaintenanceOptions): MaintenanceM
         let timer: NodeJS.Timeout | undefined;
         try {
           return await Promise.race([
-            status(),
+            (async () => {
+              const r = await options.settings.getUnlessLocked(MAINTENANCE_KEY, lockTimeoutMs);
+              // Only a restore or a migration locks the settings table: treat it as maintenance.
+              const state = r.locked
+                ? { enabled: true, reason: 'database locked for a restore or migration' }
+                : parse(r.value);
+              cached = { state, at: now() };
+              return state;
+            })(),
             new Promise<MaintenanceState>((resolve) => {
               timer = setTimeout(() => resolve(last), readTimeoutMs);
             }),

@@ -87,6 +87,11 @@ export interface BackupCatalog {
 /** The `settings` table (key -> JSON value), shared by every replica. */
 export interface SettingsStore {
   get(key: string): Promise<unknown>;
+  /**
+   * Reads `key` but gives up after `lockTimeoutMs` when the table is locked (a restore or a
+   * migration holds it): `locked` is then true and `value` undefined.
+   */
+  getUnlessLocked(key: string, lockTimeoutMs: number): Promise<{ locked: boolean; value: unknown }>;
   set(key: string, value: unknown): Promise<void>;
   delete(key: string): Promise<void>;
 }

@@ -1,5 +1,5 @@
 // The `backups` catalog and the `settings` key-value table on PostgreSQL or PGlite (Drizzle).
-import { desc, eq } from 'drizzle-orm';
+import { desc, eq, sql } from 'drizzle-orm';
 import type {
   BackupCatalog,
   BackupManifest,
@@ -61,6 +61,22 @@ export function createPgSettingsStore(db: Db): SettingsStore {
     async get(key) {
       const [row] = await db.select().from(settings).where(eq(settings.key, key));
       return row?.value;
+    },
+    async getUnlessLocked(key, lockTimeoutMs) {
+      try {
+        return await db.transaction(async (tx) => {
+          await tx.execute(
+            sql.raw(`set local lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`),
+          );
+          const [row] = await tx.select().from(settings).where(eq(settings.key, key));
+          return { locked: false, value: row?.value };
+        });
+      } catch (err) {
+        const e = err as { code?: string; cause?: { code?: string } };
+        // 55P03 lock_not_available: someone holds the table exclusively (restore, migration).
+        if ((e.code ?? e.cause?.code) === '55P03') return { locked: true, value: undefined };
+        throw err;
+      }
     },
     async set(key, value) {
       await db

@@ -187,7 +187,14 @@ export function createPgliteDumper(
       // PGlite's pg_dump runs inside this process and writes its output to a WASM file, so the
       // dump is in memory once (the embedded database is the small one); everything after it
       // (gzip, encryption, upload) streams.
-      const file = await pgDump({ pg: client, args: ['--no-owner', '--no-privileges'] });
+      let file: File;
+      try {
+        file = await pgDump({ pg: client, args: ['--no-owner', '--no-privileges'] });
+      } finally {
+        // pg_dump exits inside its read-only snapshot transaction on PGlite's only session, with
+        // its own settings (search_path ''): end both, or the service's next write fails.
+        await client.exec('ROLLBACK; RESET ALL; DEALLOCATE ALL;');
+      }
       const text = await file.text();
       const rowCounts = countInsertRows(text);
       // Tables without rows appear in no INSERT: list them with 0 so the manifest names them all.
