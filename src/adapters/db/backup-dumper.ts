@@ -169,7 +169,8 @@ async function readAll(stream: Readable): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const RESET_SCHEMAS = `DROP SCHEMA IF EXISTS drizzle CASCADE;
+const RESET_SCHEMAS = `SET client_min_messages = warning;
+DROP SCHEMA IF EXISTS drizzle CASCADE;
 DROP SCHEMA IF EXISTS public CASCADE;
 CREATE SCHEMA public;
 `;
@@ -266,8 +267,12 @@ const runnerOf = (c: pg.Client): SqlRunner => ({
 });
 
 async function serverMajor(c: pg.Client): Promise<number> {
-  const r = await c.query<{ v: string }>('show server_version_num');
-  return Math.floor(Number(r.rows[0]?.v) / 10000);
+  const r = await c.query<{ v: string }>("select current_setting('server_version_num') as v");
+  const major = Math.floor(Number(r.rows[0]?.v) / 10000);
+  if (!Number.isInteger(major) || major < 9) {
+    throw new AppError('INTERNAL', `Cannot tell the PostgreSQL server's version (${r.rows[0]?.v})`);
+  }
+  return major;
 }
 
 /** The client tool matching the server's major version (Debian layout), else the one on PATH. */
@@ -284,7 +289,8 @@ function run(
   const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
-    if (stderr.length < 8000) stderr += d.toString();
+    // Keep the end: the failing statement is reported last.
+    stderr = (stderr + d.toString()).slice(-4000);
   });
   const exited = new Promise<void>((resolve, reject) => {
     child.on('error', (err: NodeJS.ErrnoException) =>
@@ -304,7 +310,7 @@ function run(
         reject(
           new AppError(
             'INTERNAL',
-            `${path.basename(cmd)} failed (${signal ?? `exit ${code}`}): ${stderr.trim().slice(0, 2000)}`,
+            `${path.basename(cmd)} failed (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-2000)}`,
           ),
         );
     });
@@ -379,7 +385,10 @@ export function createPostgresDumper(
           if (afterSql) yield '\n' + afterSql + '\n';
         })(),
       );
-      await Promise.all([pipeline(feed, child.stdin!), exited]);
+      const [fed, ran] = await Promise.allSettled([pipeline(feed, child.stdin!), exited]);
+      // psql's own error explains an EPIPE on its stdin: report that one first.
+      if (ran.status === 'rejected') throw ran.reason;
+      if (fed.status === 'rejected') throw fed.reason;
     },
     rowCounts: () => withClient(url, (c) => countRows(runnerOf(c))),
     tableChecksums: () =>
