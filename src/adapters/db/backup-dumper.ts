@@ -1,6 +1,7 @@
 // Dumps and restores the whole database as plain SQL: pg_dump/psql (matching the server's major
 // version) for PostgreSQL, PGlite's own pg_dump (WASM) for the embedded database.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -378,15 +379,44 @@ export function createPostgresDumper(
         conn.env,
       );
       child.stdout!.resume();
-      const feed = Readable.from(
-        (async function* () {
-          yield RESET_SCHEMAS;
-          for await (const chunk of sql.pipe(compatibilityFilter(major))) yield chunk as Buffer;
-          if (afterSql) yield '\n' + afterSql + '\n';
-        })(),
+      child.stdin!.on('error', () => {}); // psql exiting early: its exit status tells why
+      const filter = compatibilityFilter(major);
+      pipeline(sql, filter).catch((err: unknown) => filter.destroy(err as Error));
+      let readError: unknown;
+      const psqlGone = exited.then(
+        () => Promise.reject(new Error('psql exited before reading all of its input')),
+        (err: unknown) => Promise.reject(err),
       );
-      const [fed, ran] = await Promise.allSettled([pipeline(feed, child.stdin!), exited]);
-      // psql's own error explains an EPIPE on its stdin: report that one first.
+      psqlGone.catch(() => {});
+      const feed = async () => {
+        const write = async (chunk: string | Buffer) => {
+          if (!child.stdin!.write(chunk))
+            await Promise.race([once(child.stdin!, 'drain'), psqlGone]);
+        };
+        await write(RESET_SCHEMAS);
+        let writeError: unknown;
+        try {
+          for await (const chunk of filter) {
+            try {
+              await write(chunk as Buffer);
+            } catch (err) {
+              writeError = err;
+              break;
+            }
+          }
+        } catch (err) {
+          readError = err;
+          // Never let psql see the end of its input after a failed read: at EOF it would commit
+          // what it has. Killed, its connection drops and the server rolls the transaction back.
+          child.kill('SIGKILL');
+          throw err;
+        }
+        if (writeError) throw writeError;
+        if (afterSql) await write('\n' + afterSql + '\n');
+        child.stdin!.end();
+      };
+      const [fed, ran] = await Promise.allSettled([feed(), exited]);
+      if (readError) throw readError;
       if (ran.status === 'rejected') throw ran.reason;
       if (fed.status === 'rejected') throw fed.reason;
     },
