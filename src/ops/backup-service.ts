@@ -371,6 +371,9 @@ export function createBackupService(deps: BackupServiceDeps) {
         try {
           [stored] = await Promise.all([putting, dump.done]);
         } catch (err) {
+          // Stop the dump when the upload failed, and wait for it to let go of the database.
+          dump.stream.destroy();
+          await dump.done.catch(() => {});
           // The dump failed after its output was stored: remove the file no manifest describes.
           const partial = await putting.catch(() => undefined);
           if (partial) await deps.store.delete(partial.ids.key).catch(() => {});

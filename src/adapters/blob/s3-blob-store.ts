@@ -38,7 +38,8 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
     region: options.region,
     forcePathStyle: options.forcePathStyle,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
+    // A copy: the SDK annotates the credentials object, and the configuration's is frozen.
+    ...(options.credentials ? { credentials: { ...options.credentials } } : {}),
   });
   const full = (key: string) => (prefix ? `${prefix}/${key}` : key);
   const location = `s3://${bucket}${prefix ? `/${prefix}` : ''}`;

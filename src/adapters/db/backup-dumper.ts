@@ -330,6 +330,7 @@ export function createPostgresDumper(
       // One snapshot for the counts and for pg_dump (--snapshot): the manifest's row counts are
       // exactly what the dump holds, however busy the database is.
       const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+      client.on('error', () => {}); // a dropped connection fails the dump through pg_dump's exit
       await client.connect();
       try {
         const major = await serverMajor(client);
@@ -349,6 +350,12 @@ export function createPostgresDumper(
         child.stdin!.end();
         const stream = new PassThrough();
         child.stdout!.pipe(stream);
+        let finished = false;
+        // The reader gave up (upload failed): stop pg_dump rather than dump into the void.
+        stream.on('close', () => {
+          if (!finished && !stream.readableEnded) child.kill('SIGTERM');
+        });
+        void exited.finally(() => (finished = true)).catch(() => {});
         const done = exited
           .then(() => ({ rowCounts }))
           .catch((err: unknown) => {
