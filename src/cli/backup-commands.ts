@@ -221,25 +221,47 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
     .description('replace the database with a backup (maintenance mode during the restore)')
     .argument('<id|latest>', 'a database backup id (`cfn backup list`) or latest')
     .option('--yes', 'confirm: the current database content is replaced')
+    .option('--into <dir>', 'app-data backups: extract into this new or empty directory')
+    .addOption(typeOption())
     .addOption(targetOption())
     .addOption(jsonOption())
-    .addHelpText('after', '\nExample:\n  $ cfn restore latest --yes')
-    .action(async (ref: string, opts: { yes?: boolean; target?: string; json?: boolean }) => {
-      if (!opts.yes) {
-        throw new CliError(
-          `Restoring replaces the whole database with backup ${ref}; nothing was changed. ` +
-            `To confirm, run: cfn restore ${shellArg(ref)} --yes${opts.target ? ` --target ${shellArg(opts.target)}` : ''}`,
-        );
-      }
-      const r = await withSession(opts.target, (s) => s.service.restore(ref));
-      if (opts.json) out(JSON.stringify(r, null, 2) + '\n');
-      else
-        out(
-          `Restored ${r.id}: ${Object.values(r.rowCounts).reduce((a, b) => a + b, 0)} rows in ` +
-            `${Object.keys(r.rowCounts).length} tables, schema ${r.schemaVersionAfter ?? 'none'}, ` +
-            `in ${(r.durationMs / 1000).toFixed(1)} s. Maintenance is off; the service is healthy.\n`,
-        );
-    });
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ cfn restore latest --yes\n  $ cfn restore latest --type app-data --into ./restored',
+    )
+    .action(
+      async (
+        ref: string,
+        opts: { yes?: boolean; into?: string; type?: BackupType; target?: string; json?: boolean },
+      ) => {
+        if (opts.into || opts.type === 'app-data' || ref.startsWith('app-data-')) {
+          if (!opts.into) {
+            throw new CliError(
+              `An app-data backup is extracted into a directory: add --into <new or empty dir>.`,
+            );
+          }
+          const into = opts.into;
+          const r = await withSession(opts.target, (s) => s.service.restoreAppData(ref, into));
+          if (opts.json) out(JSON.stringify(r, null, 2) + '\n');
+          else out(`Extracted ${r.id} into ${r.into} (${r.entries} entries).\n`);
+          return;
+        }
+        if (!opts.yes) {
+          throw new CliError(
+            `Restoring replaces the whole database with backup ${ref}; nothing was changed. ` +
+              `To confirm, run: cfn restore ${shellArg(ref)} --yes${opts.target ? ` --target ${shellArg(opts.target)}` : ''}`,
+          );
+        }
+        const r = await withSession(opts.target, (s) => s.service.restore(ref));
+        if (opts.json) out(JSON.stringify(r, null, 2) + '\n');
+        else
+          out(
+            `Restored ${r.id}: ${Object.values(r.rowCounts).reduce((a, b) => a + b, 0)} rows in ` +
+              `${Object.keys(r.rowCounts).length} tables, schema ${r.schemaVersionAfter ?? 'none'}, ` +
+              `in ${(r.durationMs / 1000).toFixed(1)} s. Maintenance is off; the service is healthy.\n`,
+          );
+      },
+    );
 
   const maintenance = program
     .command('maintenance')

@@ -640,6 +640,36 @@ export function createBackupService(deps: BackupServiceDeps) {
     }
   }
 
+  /** Extracts an app-data backup into `into` (new or empty), after checking it end to end. */
+  async function restoreAppData(
+    ref: string,
+    into: string,
+  ): Promise<{ id: string; into: string; entries: number }> {
+    const m = await resolve(ref, 'app-data');
+    if (m.type !== 'app-data') {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `${m.id} is a database backup; restore it without --into.`,
+      );
+    }
+    requireKeyFor(m);
+    await checkChecksum(m);
+    await checkDecodes(m);
+    await fs.promises.mkdir(into, { recursive: true });
+    if ((await fs.promises.readdir(into)).length > 0) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `${into} is not empty: give --into a new or empty directory.`,
+      );
+    }
+    let entries = 0;
+    await pipeline(
+      await open(m),
+      tar.extract({ cwd: into, onReadEntry: () => void entries++ }) as unknown as Writable,
+    );
+    return { id: m.id, into, entries };
+  }
+
   async function drill(): Promise<DrillResult> {
     const m = await resolve('latest', 'database');
     if (!m.database) throw new BackupIntegrityError(`Manifest of ${m.id} has no database section`);
@@ -687,7 +717,7 @@ export function createBackupService(deps: BackupServiceDeps) {
     }
   }
 
-  return { create, list, verify, prune, restore, drill, resolve, manifests };
+  return { create, list, verify, prune, restore, restoreAppData, drill, resolve, manifests };
 }
 
 export type BackupService = ReturnType<typeof createBackupService>;
