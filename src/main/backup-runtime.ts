@@ -147,16 +147,20 @@ export function startBackupSchedules(runtime: Runtime, service: BackupService): 
   const lock = createLeaderLock(runtime.database, LOCK_KEYS.backupLeader);
   let running: Promise<unknown> = Promise.resolve();
   const job = (name: string, expr: string, fn: () => Promise<unknown>) =>
-    new Cron(expr, { timezone: 'UTC', protect: true, name, unref: true }, async () => {
-      if (!(await lock.tryAcquire())) {
-        logger.debug({ job: name }, 'not the backup leader: skipping');
-        return;
-      }
-      running = fn().catch((err: unknown) =>
-        logger.error({ err, job: name }, 'scheduled backup job failed'),
-      );
-      await running;
-    });
+    new Cron(
+      expr, // No croner `name`: names are process-global, and tests start several servers.
+      { timezone: 'UTC', protect: true, unref: true },
+      async () => {
+        if (!(await lock.tryAcquire())) {
+          logger.debug({ job: name }, 'not the backup leader: skipping');
+          return;
+        }
+        running = fn().catch((err: unknown) =>
+          logger.error({ err, job: name }, 'scheduled backup job failed'),
+        );
+        await running;
+      },
+    );
   const s = config.backup.schedules;
   const jobs = [
     job('backup.database', s.database, () => service.create({ type: 'database' })),

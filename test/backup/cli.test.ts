@@ -96,7 +96,8 @@ describe('cfn backup, restore, dr drill', () => {
     });
     await program.parseAsync(['node', 'cfn', 'backup', 'create']);
     expect(out).toMatch(/^Created database backup/);
-    expect(err).toMatch(/\r\x1b\[2Kwriting database backup: \d/);
-    expect(err.endsWith('\r\x1b[2K')).toBe(true);
+    const clearLine = '\r\u001b[2K';
+    expect(err).toContain(`${clearLine}writing database backup: `);
+    expect(err.endsWith(clearLine)).toBe(true);
   });
 });
