@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLeaderLock } from '../../src/adapters/db/leader-lock.js';
 import { LOCK_KEYS } from '../../src/adapters/db/migrate.js';
+import { ConfigError, loadConfig } from '../../src/config/load-config.js';
 import { createTestDatabase } from '../support/services.js';
 import { startTestServer } from '../support/test-server.js';
 import { backupTools, onCleanup, openRuntime, tempDir } from './harness.js';
@@ -61,5 +62,36 @@ describe('backup metrics and leadership', () => {
     await first.release();
     expect(await second.tryAcquire()).toBe(true);
     expect(await first.tryAcquire()).toBe(false);
+  });
+
+  it('runs the database backup on its cron schedule in the serving process', async () => {
+    const target = tempDir();
+    const server = await startTestServer({
+      BACKUP_TARGET: target,
+      // Every second (croner's six-field form); the others never fire during the test.
+      BACKUP_SCHEDULE_DATABASE: '* * * * * *',
+      BACKUP_SCHEDULE_APP_DATA: '0 0 1 1 *',
+      BACKUP_SCHEDULE_PRUNE: '0 0 1 1 *',
+      BACKUP_SCHEDULE_VERIFY: '0 0 1 1 *',
+    });
+    onCleanup(() => server.stop());
+    const deadline = Date.now() + 20_000;
+    let last = 0;
+    while (last === 0 && Date.now() < deadline) {
+      const text = await (await server.fetch('/metrics')).text();
+      last = metric(text, 'backup_last_success_timestamp_seconds', 'database');
+      if (last === 0) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(last).toBeGreaterThan(0);
+    expect(fs.readdirSync(path.join(target, 'database')).some((f) => f.endsWith('.sql.gz'))).toBe(
+      true,
+    );
+  });
+
+  it('refuses an invalid cron expression at start, naming the variable', () => {
+    expect(() => loadConfig({ BACKUP_SCHEDULE_PRUNE: 'every day' })).toThrow(ConfigError);
+    expect(() => loadConfig({ BACKUP_SCHEDULE_PRUNE: 'every day' })).toThrow(
+      'Invalid environment variable BACKUP_SCHEDULE_PRUNE: expected a cron expression such as "0 2 * * *"',
+    );
   });
 });

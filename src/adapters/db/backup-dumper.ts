@@ -103,67 +103,6 @@ export function compatibilityFilter(serverMajor: number): Transform {
   });
 }
 
-/**
- * Counts the rows of a `--inserts` dump (one INSERT per row), outside quotes and comments, so a
- * value that happens to contain "INSERT INTO" is not counted.
- */
-export function countInsertRows(sql: string): RowCounts {
-  const counts: RowCounts = {};
-  let i = 0;
-  let atStatementStart = true;
-  const n = sql.length;
-  while (i < n) {
-    const c = sql[i]!;
-    if (atStatementStart) {
-      if (c === ' ' || c === '\n' || c === '\r' || c === '\t') {
-        i++;
-        continue;
-      }
-      if (sql.startsWith('--', i)) {
-        const end = sql.indexOf('\n', i);
-        i = end < 0 ? n : end + 1;
-        continue;
-      }
-      atStatementStart = false;
-      if (sql.startsWith('INSERT INTO ', i)) {
-        const m = /^INSERT INTO ((?:"(?:[^"]|"")+"|[^\s."]+)\.(?:"(?:[^"]|"")+"|[^\s("]+))/.exec(
-          sql.slice(i, i + 300),
-        );
-        if (m?.[1]) {
-          const name = m[1].replace(/"((?:[^"]|"")+)"/g, (_, q: string) => q.replace(/""/g, '"'));
-          counts[name] = (counts[name] ?? 0) + 1;
-        }
-      }
-    }
-    if (c === "'") {
-      i++;
-      while (i < n) {
-        if (sql[i] === "'") {
-          if (sql[i + 1] === "'") i += 2;
-          else break;
-        } else i++;
-      }
-      i++;
-    } else if (c === '"') {
-      const end = sql.indexOf('"', i + 1);
-      i = end < 0 ? n : end + 1;
-    } else if (c === '$') {
-      const m = /^\$[A-Za-z_]*\$/.exec(sql.slice(i, i + 64));
-      if (m) {
-        const end = sql.indexOf(m[0], i + m[0].length);
-        i = end < 0 ? n : end + m[0].length;
-      } else i++;
-    } else if (c === ';') {
-      atStatementStart = true;
-      i++;
-    } else if (sql.startsWith('--', i)) {
-      const end = sql.indexOf('\n', i);
-      i = end < 0 ? n : end + 1;
-    } else i++;
-  }
-  return counts;
-}
-
 async function readAll(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
@@ -186,21 +125,25 @@ export function createPgliteDumper(
   return {
     kind: 'pglite',
     async dump() {
-      // PGlite's pg_dump runs inside this process and writes its output to a WASM file, so the
-      // dump is in memory once (the embedded database is the small one); everything after it
-      // (gzip, encryption, upload) streams.
-      let file: File;
+      // PGlite has one session: pg_dump on it would hold a read-only transaction that the
+      // service's own queries would run inside. Dump a clone instead (a consistent copy, in
+      // memory), and count its rows: the counts are exactly what the dump holds. PGlite's
+      // pg_dump writes its output inside WASM memory, so the dump is in memory once (the
+      // embedded database is the small one); everything after it (gzip, encryption, upload)
+      // streams.
+      const copy = (await client.clone()) as PGlite;
+      let text: string;
+      let rowCounts: RowCounts;
       try {
-        file = await pgDump({ pg: client, args: ['--no-owner', '--no-privileges'] });
+        const file = await pgDump({ pg: copy, args: ['--no-owner', '--no-privileges'] });
+        text = await file.text();
+        await copy.exec('ROLLBACK; RESET ALL;');
+        rowCounts = await countRows({
+          rows: async <T>(q: string) => (await copy.query<T>(q)).rows,
+        });
       } finally {
-        // pg_dump exits inside its read-only snapshot transaction on PGlite's only session, with
-        // its own settings (search_path ''): end both, or the service's next write fails.
-        await client.exec('ROLLBACK; RESET ALL; DEALLOCATE ALL;');
+        await copy.close();
       }
-      const text = await file.text();
-      const rowCounts = countInsertRows(text);
-      // Tables without rows appear in no INSERT: list them with 0 so the manifest names them all.
-      for (const { s, t } of await listTables(db)) rowCounts[`${s}.${t}`] ??= 0;
       const buf = Buffer.from(text, 'utf8');
       const stream = Readable.from(
         (function* () {
