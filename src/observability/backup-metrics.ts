@@ -24,14 +24,16 @@ export function registerBackupMetrics(
 
   new Gauge({
     name: 'backup_last_success_timestamp_seconds',
-    help: 'Unix time of the newest completed backup, by type (0: none yet)',
+    help: 'Unix time of the newest completed backup, by type (no series until there is one)',
     labelNames: ['type'] as const,
     registers: [registry],
     async collect() {
       const rows = await read();
+      // No backup yet: no series, so alert rules can tell "never" (absent) from "long ago".
+      this.reset();
       for (const type of TYPES) {
         const r = lastGood(rows, type);
-        this.set({ type }, r?.completedAt ? r.completedAt.getTime() / 1000 : 0);
+        if (r?.completedAt) this.set({ type }, r.completedAt.getTime() / 1000);
       }
     },
   });
@@ -42,7 +44,11 @@ export function registerBackupMetrics(
     registers: [registry],
     async collect() {
       const rows = await read();
-      for (const type of TYPES) this.set({ type }, (lastGood(rows, type)?.durationMs ?? 0) / 1000);
+      this.reset();
+      for (const type of TYPES) {
+        const r = lastGood(rows, type);
+        if (r?.durationMs != null) this.set({ type }, r.durationMs / 1000);
+      }
     },
   });
   new Gauge({
@@ -52,7 +58,11 @@ export function registerBackupMetrics(
     registers: [registry],
     async collect() {
       const rows = await read();
-      for (const type of TYPES) this.set({ type }, lastGood(rows, type)?.sizeBytes ?? 0);
+      this.reset();
+      for (const type of TYPES) {
+        const r = lastGood(rows, type);
+        if (r?.sizeBytes != null) this.set({ type }, r.sizeBytes);
+      }
     },
   });
   new Counter({

@@ -26,7 +26,10 @@ describe('backup metrics and leadership', () => {
     const scrape = async () => (await server.fetch('/metrics')).text();
 
     let text = await scrape();
-    expect(metric(text, 'backup_last_success_timestamp_seconds', 'database')).toBe(0);
+    // Before the first backup: no series (alert rules use absent()), failures start at 0.
+    expect(text).toContain('# TYPE backup_last_success_timestamp_seconds gauge');
+    expect(text).not.toMatch(/^backup_last_success_timestamp_seconds\{/m);
+    expect(text).not.toMatch(/^backup_size_bytes\{/m);
     expect(metric(text, 'backup_failures_total', 'app-data')).toBe(0);
 
     const other = await openRuntime('postgres', env);
@@ -79,8 +82,9 @@ describe('backup metrics and leadership', () => {
     let last = 0;
     while (last === 0 && Date.now() < deadline) {
       const text = await (await server.fetch('/metrics')).text();
-      last = metric(text, 'backup_last_success_timestamp_seconds', 'database');
-      if (last === 0) await new Promise((r) => setTimeout(r, 200));
+      if (/^backup_last_success_timestamp_seconds\{type="database"\}/m.test(text)) {
+        last = metric(text, 'backup_last_success_timestamp_seconds', 'database');
+      } else await new Promise((r) => setTimeout(r, 200));
     }
     expect(last).toBeGreaterThan(0);
     expect(fs.readdirSync(path.join(target, 'database')).some((f) => f.endsWith('.sql.gz'))).toBe(
