@@ -4,6 +4,7 @@ import type { ApiKeyService, CreatedKey } from '../ops/api-keys.js';
 import type { ApiKeyRecord } from '../ports/api-key-store.js';
 import { ROLES, type Role } from '../domain/roles.js';
 import { registerAgentCommands } from './agent-commands.js';
+import { registerBackupCommands, type BackupCommandDeps } from './backup-commands.js';
 import { CliError, createApiClient } from './api-client.js';
 import { jsonOption, keyOption, urlOption } from './command-kit.js';
 import { registerLogCommands, type LogCommandDeps } from './log-commands.js';
@@ -15,7 +16,8 @@ export interface DirectKeys {
   close(): Promise<void>;
 }
 
-export interface CliDeps extends SwarmCommandDeps, LogCommandDeps {
+export interface CliDeps
+  extends SwarmCommandDeps, LogCommandDeps, Pick<BackupCommandDeps, 'backups' | 'errIsTTY'> {
   version: string;
   /** Runs the service, or one part of it, until a signal stops it. */
   start(role: 'all' | 'api' | 'worker'): Promise<void>;
@@ -283,6 +285,7 @@ Quick start:
   registerSwarmCommands(program, deps);
   registerAgentCommands(program, deps);
   registerLogCommands(program, deps);
+  registerBackupCommands(program, deps);
 
   return program;
 }

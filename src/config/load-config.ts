@@ -1,6 +1,7 @@
 // loadConfig(env) turns the raw environment into a frozen, nested, typed Config. Called only by
 // the composition roots in src/main/; every other module receives the values it needs.
 import path from 'node:path';
+import { Cron } from 'croner';
 import { envSchema, type Env } from './schema.js';
 
 export interface Config {
@@ -33,6 +34,26 @@ export interface Config {
   readonly shutdownDrainMs: number;
   readonly healthCheckTimeoutMs: number;
   readonly buildCommit: string | undefined;
+  readonly backup: {
+    /** A directory or `s3://bucket/prefix`; default `<CFN_DATA_DIR>/backups`. */
+    readonly target: string;
+    readonly encryptionKey: Buffer | undefined;
+    readonly s3: {
+      readonly endpoint: string | undefined;
+      readonly region: string;
+      readonly forcePathStyle: boolean;
+      readonly credentials:
+        { readonly accessKeyId: string; readonly secretAccessKey: string } | undefined;
+    };
+    readonly schedulesEnabled: boolean;
+    readonly schedules: {
+      readonly database: string;
+      readonly appData: string;
+      readonly prune: string;
+      readonly verify: string;
+    };
+    readonly maintenanceCacheMs: number;
+  };
   readonly engine: {
     readonly agentsDir: string;
     readonly maxConcurrentAgents: number;
@@ -85,7 +106,9 @@ export class ConfigError extends Error {
 
 function deepFreeze<T extends object>(value: T): Readonly<T> {
   for (const v of Object.values(value)) {
-    if (v && typeof v === 'object' && !Object.isFrozen(v)) deepFreeze(v as object);
+    // Buffers (the backup key) cannot be frozen; they are never shared outside main.
+    if (v && typeof v === 'object' && !ArrayBuffer.isView(v) && !Object.isFrozen(v))
+      deepFreeze(v as object);
   }
   return Object.freeze(value);
 }
@@ -104,6 +127,25 @@ export function loadConfig(
   if (e.DATABASE_READ_URL && !e.DATABASE_URL) {
     throw new ConfigError('DATABASE_READ_URL', 'requires DATABASE_URL to be set as well');
   }
+  for (const variable of [
+    'BACKUP_SCHEDULE_DATABASE',
+    'BACKUP_SCHEDULE_APP_DATA',
+    'BACKUP_SCHEDULE_PRUNE',
+    'BACKUP_SCHEDULE_VERIFY',
+  ] as const) {
+    try {
+      new Cron(e[variable], { paused: true, timezone: 'UTC' }).stop();
+    } catch {
+      throw new ConfigError(variable, 'expected a cron expression such as "0 2 * * *"');
+    }
+  }
+  if (Boolean(e.BACKUP_S3_ACCESS_KEY_ID) !== Boolean(e.BACKUP_S3_SECRET_ACCESS_KEY)) {
+    throw new ConfigError(
+      e.BACKUP_S3_ACCESS_KEY_ID ? 'BACKUP_S3_SECRET_ACCESS_KEY' : 'BACKUP_S3_ACCESS_KEY_ID',
+      'set both BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY, or neither',
+    );
+  }
+  const rawKey = e.BACKUP_ENCRYPTION_KEY;
   return deepFreeze({
     env: e.NODE_ENV,
     http: {
@@ -128,6 +170,34 @@ export function loadConfig(
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT_MS,
     buildCommit: e.CFN_BUILD_COMMIT,
+    backup: {
+      target: e.BACKUP_TARGET?.startsWith('s3://')
+        ? e.BACKUP_TARGET
+        : path.resolve(cwd, e.BACKUP_TARGET ?? path.join(e.CFN_DATA_DIR, 'backups')),
+      encryptionKey: rawKey
+        ? Buffer.from(rawKey, /^[0-9a-fA-F]{64}$/.test(rawKey) ? 'hex' : 'base64')
+        : undefined,
+      s3: {
+        endpoint: e.BACKUP_S3_ENDPOINT,
+        region: e.BACKUP_S3_REGION,
+        forcePathStyle: e.BACKUP_S3_FORCE_PATH_STYLE === 'true',
+        credentials:
+          e.BACKUP_S3_ACCESS_KEY_ID && e.BACKUP_S3_SECRET_ACCESS_KEY
+            ? {
+                accessKeyId: e.BACKUP_S3_ACCESS_KEY_ID,
+                secretAccessKey: e.BACKUP_S3_SECRET_ACCESS_KEY,
+              }
+            : undefined,
+      },
+      schedulesEnabled: e.BACKUP_SCHEDULES === 'on',
+      schedules: {
+        database: e.BACKUP_SCHEDULE_DATABASE,
+        appData: e.BACKUP_SCHEDULE_APP_DATA,
+        prune: e.BACKUP_SCHEDULE_PRUNE,
+        verify: e.BACKUP_SCHEDULE_VERIFY,
+      },
+      maintenanceCacheMs: e.CFN_MAINTENANCE_CACHE_MS,
+    },
     engine: {
       agentsDir: path.resolve(cwd, e.CFN_AGENTS_DIR),
       maxConcurrentAgents: e.CFN_MAX_CONCURRENT_AGENTS,

@@ -137,6 +137,35 @@ export const envSchema = z.object({
     emptyAsUndefined,
     z.string().default('npm,npx,node,git,ls,cat,grep,python3,make,tsc'),
   ),
+  // ---- Backups (issue 5)
+  BACKUP_TARGET: optionalString,
+  BACKUP_ENCRYPTION_KEY: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .refine((s) => /^[0-9a-fA-F]{64}$/.test(s) || /^[A-Za-z0-9+/]{43}=$/.test(s), {
+        message: 'expected 32 bytes as 64 hex digits or base64 (openssl rand -base64 32)',
+      })
+      .optional(),
+  ),
+  BACKUP_S3_ENDPOINT: httpUrl,
+  BACKUP_S3_REGION: z.preprocess(emptyAsUndefined, z.string().default('us-east-1')),
+  BACKUP_S3_FORCE_PATH_STYLE: z.preprocess(
+    (v) => (typeof v === 'string' ? emptyAsUndefined(v.toLowerCase()) : v),
+    z.enum(['true', 'false'], { message: 'expected true or false' }).default('false'),
+  ),
+  BACKUP_S3_ACCESS_KEY_ID: optionalString,
+  BACKUP_S3_SECRET_ACCESS_KEY: optionalString,
+  BACKUP_SCHEDULES: z.preprocess(
+    (v) => (typeof v === 'string' ? emptyAsUndefined(v.toLowerCase()) : v),
+    z.enum(['on', 'off'], { message: 'expected on or off' }).default('on'),
+  ),
+  BACKUP_SCHEDULE_DATABASE: z.preprocess(emptyAsUndefined, z.string().default('0 2 * * *')),
+  BACKUP_SCHEDULE_APP_DATA: z.preprocess(emptyAsUndefined, z.string().default('0 3 * * 0')),
+  BACKUP_SCHEDULE_PRUNE: z.preprocess(emptyAsUndefined, z.string().default('30 3 * * *')),
+  BACKUP_SCHEDULE_VERIFY: z.preprocess(emptyAsUndefined, z.string().default('0 4 * * *')),
+  CFN_MAINTENANCE_CACHE_MS: int(0, 60_000, 1000),
+
   // Commands in workspaces start from these (never the service's own environment).
   PATH: z.preprocess(emptyAsUndefined, z.string().default('/usr/local/bin:/usr/bin:/bin')),
   HOME: optionalString,

@@ -10,6 +10,8 @@ import { errorHandler, notFound } from './error-handler.js';
 import { createAuth } from './middleware/auth.js';
 import type { RouteKit } from './route-kit.js';
 import { httpMetrics } from './middleware/http-metrics.js';
+import { maintenanceGuard } from './middleware/maintenance.js';
+import type { MaintenanceMode } from '../ops/maintenance.js';
 import { apiRateLimit } from './middleware/rate-limit.js';
 import { requestId } from './middleware/request-id.js';
 import { createCacheMiddleware } from './middleware/response-cache.js';
@@ -30,6 +32,8 @@ export interface AppDeps {
   health: HealthService;
   apiKeys: ApiKeyService;
   audit: AuditLogStore;
+  /** Maintenance mode: mutating /api requests get 503 while it is on. */
+  maintenance?: MaintenanceMode;
   /** The swarm engine's API (absent in roles without it). */
   swarms?: SwarmRoutesDeps;
   /** Serve /api (false on a worker: health and metrics only). Default true. */
@@ -93,6 +97,7 @@ export function createApp(deps: AppDeps): Express {
     app.use(errorHandler(deps.logger));
     return app;
   }
+  if (deps.maintenance) app.use('/api', maintenanceGuard(deps.maintenance));
   app.use(
     '/api',
     kit.auth.authenticate,

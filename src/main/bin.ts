@@ -9,6 +9,7 @@ import { AppError } from '../domain/errors.js';
 import { redactQueryParams, redactUrlCredentials } from '../observability/redact.js';
 import { pruneLogs } from '../ops/log-retention.js';
 import { readBuildInfo } from './build-info.js';
+import { createBackupTools } from './backup-runtime.js';
 import { createRuntime, type Role } from './runtime.js';
 import { startServer } from './server.js';
 
@@ -51,6 +52,20 @@ const program = createProgram({
     const runtime = await createRuntime(config(), oneShot());
     await runtime.close();
     return { ...runtime.migration, database: runtime.database.kind };
+  },
+  async backups({ target, onProgress }) {
+    const runtime = await createRuntime(config(), oneShot());
+    try {
+      const service = createBackupTools(runtime, {
+        target,
+        env: processEnv(),
+        ...(onProgress ? { onProgress } : {}),
+      });
+      return { service, maintenance: runtime.maintenance, close: () => runtime.close() };
+    } catch (err) {
+      await runtime.close();
+      throw err;
+    }
   },
   async directKeys() {
     const runtime = await createRuntime(config(), oneShot());

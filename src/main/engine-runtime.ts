@@ -22,7 +22,8 @@ import { currentContext, runWithContext } from '../observability/request-context
 import type { EventBus } from '../ports/event-bus.js';
 import type { Logger } from '../ports/logger.js';
 import type { SwarmStore } from '../ports/swarm-store.js';
-import type { TaskQueue } from '../ports/task-queue.js';
+import type { JobHandler, JobName, TaskQueue } from '../ports/task-queue.js';
+import type { MaintenanceMode } from '../ops/maintenance.js';
 import {
   costUsd,
   DEFAULT_PRICES,
@@ -44,6 +45,35 @@ export interface EngineRuntime {
   providers: ProviderRegistry;
   agents: () => ReadonlyMap<string, AgentDefinition>;
   stop(timeoutMs: number): Promise<void>;
+}
+
+type Handlers = { [N in JobName]: JobHandler<N> };
+
+/** Jobs wait while maintenance is on (a restore replaces the database under them). */
+export function pausedDuring(
+  maintenance: MaintenanceMode,
+  handlers: Handlers,
+  pollMs = 250,
+): Handlers {
+  const wait = async (signal: AbortSignal) => {
+    while (!signal.aborted && (await maintenance.current()).enabled) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      });
+    }
+  };
+  const wrap =
+    <N extends JobName>(h: JobHandler<N>): JobHandler<N> =>
+    async (payload, signal, job) => {
+      await wait(signal);
+      return h(payload, signal, job);
+    };
+  return {
+    'swarm.advance': wrap(handlers['swarm.advance']),
+    'agent.run': wrap(handlers['agent.run']),
+    'webhook.deliver': wrap(handlers['webhook.deliver']),
+  };
 }
 
 function readStructured(file: string, what: string): unknown {
@@ -107,6 +137,8 @@ export async function createEngineRuntime(
     metrics: Metrics;
     /** Consume jobs here (false: an API replica; workers elsewhere run them). */
     runsJobs: boolean;
+    /** While maintenance is on (a restore), jobs wait before they start. */
+    maintenance?: MaintenanceMode;
   },
 ): Promise<EngineRuntime> {
   const { logger } = deps;
@@ -202,7 +234,9 @@ export async function createEngineRuntime(
   });
   let sweep: NodeJS.Timeout | undefined;
   if (deps.runsJobs) {
-    queue.start(engine.handlers);
+    queue.start(
+      deps.maintenance ? pausedDuring(deps.maintenance, engine.handlers) : engine.handlers,
+    );
     await engine.recover();
     if (shared) {
       // Redis keeps jobs in memory: after it restarts, this finds the swarms whose jobs it lost.

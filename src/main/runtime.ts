@@ -16,6 +16,13 @@ import type { AuditLogStore } from '../ports/audit-log-store.js';
 import type { DestinationStream } from 'pino';
 import { readBuildInfo, type BuildInfo } from './build-info.js';
 import { createEngineRuntime, type EngineRuntime } from './engine-runtime.js';
+import {
+  createPgBackupCatalog,
+  createPgSettingsStore,
+} from '../adapters/db/backup-catalog-store.js';
+import { createMaintenanceMode, type MaintenanceMode } from '../ops/maintenance.js';
+import { registerBackupMetrics } from '../observability/backup-metrics.js';
+import type { BackupCatalog } from '../ports/backup.js';
 
 export interface Runtime {
   config: Config;
@@ -28,6 +35,8 @@ export interface Runtime {
   health: HealthService;
   apiKeys: ApiKeyService;
   audit: AuditLogStore;
+  maintenance: MaintenanceMode;
+  backupCatalog: BackupCatalog;
   /** Present for roles that run swarms (not for one-shot CLI commands). */
   engine: EngineRuntime | undefined;
   close(): Promise<void>;
@@ -91,10 +100,20 @@ export async function createRuntime(
       dataDir: config.dataDir,
     });
     const probes = [...database.probes, ...(redis ? [redis.probe] : [])];
+    const maintenance = createMaintenanceMode({
+      settings: createPgSettingsStore(database.db),
+      cacheMs: config.backup.maintenanceCacheMs,
+    });
+    const backupCatalog = createPgBackupCatalog(database.db);
+    registerBackupMetrics(metrics.registry, () => backupCatalog.list());
     const health = createHealthService({
       version: build.version,
       probes,
       timeoutMs: config.healthCheckTimeoutMs,
+      async notReadyReason() {
+        const m = await maintenance.current();
+        return m.enabled ? `maintenance${m.reason ? `: ${m.reason}` : ''}` : undefined;
+      },
     });
     registerDependencyMetrics(
       metrics.registry,
@@ -110,6 +129,7 @@ export async function createRuntime(
           database,
           logger,
           metrics,
+          maintenance,
           runsJobs: (options.role ?? 'all') !== 'api',
         })
       : undefined;
@@ -129,6 +149,8 @@ export async function createRuntime(
       health,
       apiKeys,
       audit,
+      maintenance,
+      backupCatalog,
       engine,
       async close() {
         // Jobs first: running agent tasks finish or are left open for recovery, then connections go.

@@ -8,6 +8,8 @@ import { createMemoryCache } from '../adapters/cache/memory-cache.js';
 import { createRedisCache } from '../adapters/cache/redis-cache.js';
 import { createApp } from '../http/app.js';
 import { resilientStore } from '../http/middleware/rate-limit.js';
+import { processEnv } from '../config/load-config.js';
+import { createBackupTools, startBackupSchedules, type BackupSchedules } from './backup-runtime.js';
 import { confineWorkspace } from './confine-workspace.js';
 import { createRuntime, type Role, type Runtime, type RuntimeOptions } from './runtime.js';
 
@@ -111,6 +113,7 @@ export async function startServer(
       apiKeys: runtime.apiKeys,
       audit: runtime.audit,
       api: role !== 'worker',
+      maintenance: runtime.maintenance,
       ...(runtime.engine
         ? {
             swarms: {
@@ -152,6 +155,10 @@ export async function startServer(
       'listening',
     );
 
+    const schedules: BackupSchedules | undefined = config.backup.schedulesEnabled
+      ? startBackupSchedules(runtime, createBackupTools(runtime, { env: processEnv() }))
+      : undefined;
+
     let stopping: Promise<void> | undefined;
     const shutdown = (reason: string) =>
       (stopping ??= (async () => {
@@ -185,6 +192,7 @@ export async function startServer(
           server.closeAllConnections();
           await closed;
         }
+        await schedules?.stop();
         await runtime.close();
         logger.info('shutdown complete');
       })());

@@ -25,6 +25,8 @@ export interface HealthServiceOptions {
   timeoutMs: number;
   startedAt?: number;
   now?: () => number;
+  /** A reason not to take traffic (e.g. maintenance mode), or undefined when ready. */
+  notReadyReason?: () => Promise<string | undefined>;
 }
 
 export interface HealthService {
@@ -94,6 +96,8 @@ export function createHealthService(options: HealthServiceOptions): HealthServic
     async readiness() {
       const report = await service.report();
       if (shuttingDown) return { ...report, ready: false, reason: 'shutting down' };
+      const gate = await options.notReadyReason?.();
+      if (gate) return { ...report, ready: false, reason: gate };
       if (report.status !== 'ok') {
         return { ...report, ready: false, reason: `failing: ${report.failing?.join(', ')}` };
       }

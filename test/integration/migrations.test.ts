@@ -21,6 +21,7 @@ const TABLES = [
   'agent_tasks',
   'api_keys',
   'audit_log',
+  'backups',
   'events',
   'playbook_entries',
   'settings',

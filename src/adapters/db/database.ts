@@ -22,6 +22,10 @@ export interface Database {
   /** A read replica when DATABASE_READ_URL is set, else the primary. */
   readonly readDb: Db;
   readonly probes: readonly HealthProbe[];
+  /** The embedded engine itself (backups dump it); absent for PostgreSQL. */
+  readonly pglite?: PGlite;
+  /** The primary's URL (backups run pg_dump/psql against it); absent for PGlite. */
+  readonly url?: string;
   /** Runs `fn` holding a session-level advisory lock, on one connection. */
   withAdvisoryLock<T>(key: number, fn: (db: Db) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -74,6 +78,7 @@ async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
     kind: 'pglite',
     db,
     readDb: db,
+    pglite: client,
     probes: [probe('database', db)],
     // One process owns a PGlite directory (the lock file), so the advisory lock only orders work
     // inside this process; it is taken anyway to keep one code path.
@@ -124,6 +129,7 @@ async function openPostgres(options: OpenDatabaseOptions & { url: string }): Pro
     kind: 'postgres',
     db,
     readDb,
+    url: options.url,
     probes,
     async withAdvisoryLock(key, fn) {
       const client = await pool.connect();

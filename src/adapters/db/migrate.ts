@@ -9,7 +9,11 @@ import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import { queryRows, type Database } from './database.js';
 
 /** Advisory lock keys used by the service; one place so they never collide. */
-export const LOCK_KEYS = { migrations: 7_240_001, bootstrapAdmin: 7_240_002 } as const;
+export const LOCK_KEYS = {
+  migrations: 7_240_001,
+  bootstrapAdmin: 7_240_002,
+  backupLeader: 7_240_003,
+} as const;
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.meta.url));
 

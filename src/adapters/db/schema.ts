@@ -218,6 +218,28 @@ export const webhookDeliveries = pgTable(
   (t) => [index('webhook_deliveries_swarm_idx').on(t.swarmId, t.id)],
 );
 
+// ---- Backups (issue 5): the catalog of every backup this deployment made. The manifests next to
+// the backup files stay the truth (a restored or new database learns them back from the target).
+export const backups = pgTable(
+  'backups',
+  {
+    id: text('id').primaryKey(),
+    type: text('type').notNull(),
+    status: text('status').notNull(),
+    target: text('target').notNull(),
+    key: text('key').notNull(),
+    sizeBytes: bigint('size_bytes', { mode: 'number' }),
+    sha256: text('sha256'),
+    manifest: jsonb('manifest'),
+    error: text('error'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+    durationMs: integer('duration_ms'),
+    verifiedAt: timestamp('verified_at', { withTimezone: true }),
+  },
+  (t) => [index('backups_type_created_idx').on(t.type, t.createdAt)],
+);
+
 export const schema = {
   apiKeys,
   auditLog,
@@ -229,4 +251,5 @@ export const schema = {
   agentCalls,
   playbookEntries,
   webhookDeliveries,
+  backups,
 };

@@ -1,0 +1,331 @@
+// `cfn backup …`, `cfn restore`, `cfn maintenance …` and `cfn dr drill`: parse, call the backup
+// service the composition root opens, print a table or JSON; progress goes to stderr on a TTY.
+import { Command, Option } from 'commander';
+import type { BackupProgress, BackupService } from '../ops/backup-service.js';
+import type { MaintenanceMode } from '../ops/maintenance.js';
+import type { BackupType } from '../ports/backup.js';
+import { CliError } from './api-client.js';
+import { jsonOption, shellArg } from './command-kit.js';
+import { formatTable } from './table.js';
+
+export interface BackupSession {
+  service: BackupService;
+  maintenance: MaintenanceMode;
+  close(): Promise<void>;
+}
+
+export interface BackupCommandDeps {
+  /** Opens the database and the backup target (`target` overrides BACKUP_TARGET). */
+  backups(options: {
+    target?: string | undefined;
+    onProgress?: (p: BackupProgress) => void;
+  }): Promise<BackupSession>;
+  out?: (text: string) => void;
+  err?: (text: string) => void;
+  /** stderr is a terminal: show a progress line there. */
+  errIsTTY?: boolean;
+}
+
+const TYPES: BackupType[] = ['database', 'app-data'];
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+export function registerBackupCommands(program: Command, deps: BackupCommandDeps): void {
+  const out = deps.out ?? ((t: string) => void process.stdout.write(t));
+  const err = deps.err ?? ((t: string) => void process.stderr.write(t));
+  const tty = deps.errIsTTY ?? (deps.err ? false : process.stderr.isTTY === true);
+
+  /** A progress line redrawn on stderr (at most 10 times a second); nothing when not a TTY. */
+  function progressLine() {
+    let last = 0;
+    let shown = false;
+    return {
+      onProgress: tty
+        ? (p: BackupProgress) => {
+            const t = Date.now();
+            if (t - last < 100) return;
+            last = t;
+            shown = true;
+            err(`\r\x1b[2K${p.phase}${p.bytes ? `: ${formatBytes(p.bytes)}` : '…'}`);
+          }
+        : undefined,
+      clear() {
+        if (shown) err('\r\x1b[2K');
+      },
+    };
+  }
+
+  async function withSession<T>(
+    target: string | undefined,
+    fn: (s: BackupSession) => Promise<T>,
+  ): Promise<T> {
+    const p = progressLine();
+    const session = await deps.backups({ target, onProgress: p.onProgress });
+    try {
+      return await fn(session);
+    } finally {
+      p.clear();
+      await session.close();
+    }
+  }
+
+  const targetOption = () =>
+    new Option(
+      '--target <dir|s3://bucket/prefix>',
+      'where backups are (default: BACKUP_TARGET, else CFN_DATA_DIR/backups)',
+    );
+  const typeOption = (fallback?: BackupType) => {
+    const o = new Option('--type <type>', 'database or app-data').choices(TYPES);
+    return fallback ? o.default(fallback) : o;
+  };
+
+  const backup = program
+    .command('backup')
+    .description('create, list, verify and prune backups')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ cfn backup create\n  $ cfn backup create --type app-data --target s3://bucket/cfn\n' +
+        '  $ cfn backup verify latest\n  $ cfn backup prune --dry-run',
+    );
+
+  backup
+    .command('create')
+    .description('back up the database (pg_dump or PGlite dump) or the application data')
+    .addOption(typeOption('database'))
+    .addOption(targetOption())
+    .option('--include-secrets', 'app data: also record secret settings (keys, tokens, URLs)')
+    .addOption(jsonOption())
+    .action(
+      async (opts: {
+        type: BackupType;
+        target?: string;
+        includeSecrets?: boolean;
+        json?: boolean;
+      }) => {
+        const m = await withSession(opts.target, (s) =>
+          s.service.create({ type: opts.type, includeSecrets: Boolean(opts.includeSecrets) }),
+        );
+        if (opts.json) out(JSON.stringify(m, null, 2) + '\n');
+        else {
+          const rows = m.database
+            ? `, ${Object.values(m.database.rowCounts).reduce((a, b) => a + b, 0)} rows in ${Object.keys(m.database.rowCounts).length} tables`
+            : `, ${m.appData?.entries.length ?? 0} entries`;
+          out(
+            `Created ${m.type} backup ${m.id}: ${m.key} (${formatBytes(m.sizeBytes)}${rows}` +
+              `${m.encryption ? ', encrypted' : ''}) in ${(m.durationMs / 1000).toFixed(1)} s.\n` +
+              `Check it with \`cfn backup verify ${m.id}\`.\n`,
+          );
+        }
+      },
+    );
+
+  backup
+    .command('list')
+    .description('backups in the target, newest first')
+    .addOption(typeOption())
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(async (opts: { type?: BackupType; target?: string; json?: boolean }) => {
+      const items = await withSession(opts.target, (s) => s.service.list(opts.type));
+      if (opts.json) {
+        out(JSON.stringify(items, null, 2) + '\n');
+        return;
+      }
+      if (!items.length) {
+        out('No backups yet. Create one with `cfn backup create`.\n');
+        return;
+      }
+      out(
+        formatTable(
+          ['ID', 'TYPE', 'CREATED', 'SIZE', 'ENCRYPTED', 'VERIFIED'],
+          items.map(({ manifest: m, verifiedAt }) => [
+            m.id,
+            m.type,
+            m.createdAt,
+            formatBytes(m.sizeBytes),
+            m.encryption ? 'yes' : 'no',
+            verifiedAt ? verifiedAt.toISOString() : '-',
+          ]),
+        ),
+      );
+    });
+
+  backup
+    .command('verify')
+    .description('check a backup: checksum, then a test restore into a scratch database')
+    .argument('<id|latest>', 'a backup id (`cfn backup list`) or latest')
+    .addOption(typeOption())
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(async (ref: string, opts: { type?: BackupType; target?: string; json?: boolean }) => {
+      const r = await withSession(opts.target, (s) => s.service.verify(ref, opts.type));
+      if (opts.json) out(JSON.stringify(r, null, 2) + '\n');
+      else
+        out(
+          `Backup ${r.id} is good: sha256 matches, ` +
+            (r.rowCounts
+              ? `test restore has ${Object.values(r.rowCounts).reduce((a, b) => a + b, 0)} rows in ${Object.keys(r.rowCounts).length} tables as recorded`
+              : `${r.entries} archive entries`) +
+            ` (${(r.durationMs / 1000).toFixed(1)} s).\n`,
+        );
+    });
+
+  backup
+    .command('prune')
+    .description(
+      'delete backups past retention (database 30 days + monthly for 1 year, app data 90 days)',
+    )
+    .option('--dry-run', 'only show what would be deleted')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(async (opts: { dryRun?: boolean; target?: string; json?: boolean }) => {
+      const r = await withSession(opts.target, (s) =>
+        s.service.prune({ dryRun: Boolean(opts.dryRun) }),
+      );
+      if (opts.json) {
+        out(JSON.stringify(r, null, 2) + '\n');
+        return;
+      }
+      out(
+        formatTable(
+          ['ID', 'TYPE', 'CREATED', 'ACTION', 'REASON'],
+          r.decisions.map((d) => [
+            d.id,
+            d.type,
+            d.createdAt,
+            d.keep ? 'keep' : r.dryRun ? 'would delete' : 'deleted',
+            d.reason,
+          ]),
+        ),
+      );
+      const n = r.decisions.filter((d) => !d.keep).length;
+      out(
+        r.dryRun
+          ? `\n${n} backup(s) would be deleted; run without --dry-run to delete them.\n`
+          : `\n${n} backup(s) deleted.\n`,
+      );
+    });
+
+  program
+    .command('restore')
+    .description('replace the database with a backup (maintenance mode during the restore)')
+    .argument('<id|latest>', 'a database backup id (`cfn backup list`) or latest')
+    .option('--yes', 'confirm: the current database content is replaced')
+    .option('--into <dir>', 'app-data backups: extract into this new or empty directory')
+    .addOption(typeOption())
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ cfn restore latest --yes\n  $ cfn restore latest --type app-data --into ./restored',
+    )
+    .action(
+      async (
+        ref: string,
+        opts: { yes?: boolean; into?: string; type?: BackupType; target?: string; json?: boolean },
+      ) => {
+        if (opts.into || opts.type === 'app-data' || ref.startsWith('app-data-')) {
+          if (!opts.into) {
+            throw new CliError(
+              `An app-data backup is extracted into a directory: add --into <new or empty dir>.`,
+            );
+          }
+          const into = opts.into;
+          const r = await withSession(opts.target, (s) => s.service.restoreAppData(ref, into));
+          if (opts.json) out(JSON.stringify(r, null, 2) + '\n');
+          else out(`Extracted ${r.id} into ${r.into} (${r.entries} entries).\n`);
+          return;
+        }
+        if (!opts.yes) {
+          throw new CliError(
+            `Restoring replaces the whole database with backup ${ref}; nothing was changed. ` +
+              `To confirm, run: cfn restore ${shellArg(ref)} --yes${opts.target ? ` --target ${shellArg(opts.target)}` : ''}`,
+          );
+        }
+        const r = await withSession(opts.target, (s) => s.service.restore(ref));
+        if (opts.json) out(JSON.stringify(r, null, 2) + '\n');
+        else
+          out(
+            `Restored ${r.id}: ${Object.values(r.rowCounts).reduce((a, b) => a + b, 0)} rows in ` +
+              `${Object.keys(r.rowCounts).length} tables, schema ${r.schemaVersionAfter ?? 'none'}, ` +
+              `in ${(r.durationMs / 1000).toFixed(1)} s. Maintenance is off; the service is healthy.\n`,
+          );
+      },
+    );
+
+  const maintenance = program
+    .command('maintenance')
+    .description('maintenance mode: readiness false, writes answered 503, workers paused')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ cfn maintenance on --reason "disk swap"\n  $ cfn maintenance off',
+    );
+  maintenance
+    .command('on')
+    .description('turn maintenance mode on for every replica')
+    .option('--reason <text>', 'shown in 503 answers and readiness', 'maintenance')
+    .action(async (opts: { reason: string }) => {
+      const st = await withSession(undefined, (s) => s.maintenance.enable(opts.reason));
+      out(
+        `Maintenance on since ${st.since} (${st.reason}). Turn it off with \`cfn maintenance off\`.\n`,
+      );
+    });
+  maintenance
+    .command('off')
+    .description('turn maintenance mode off')
+    .action(async () => {
+      await withSession(undefined, (s) => s.maintenance.disable());
+      out('Maintenance off.\n');
+    });
+  maintenance
+    .command('status')
+    .description('show whether maintenance mode is on')
+    .addOption(jsonOption())
+    .action(async (opts: { json?: boolean }) => {
+      const st = await withSession(undefined, (s) => s.maintenance.status());
+      if (opts.json) out(JSON.stringify(st) + '\n');
+      else
+        out(
+          st.enabled
+            ? `Maintenance on since ${st.since} (${st.reason ?? 'no reason'}).\n`
+            : 'Maintenance off.\n',
+        );
+    });
+
+  const dr = program.command('dr').description('disaster recovery');
+  dr.command('drill')
+    .description('restore the newest backup into a scratch database and report RTO and RPO')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(async (opts: { target?: string; json?: boolean }) => {
+      const r = await withSession(opts.target, (s) => s.service.drill());
+      if (opts.json) out(JSON.stringify(r, null, 2) + '\n');
+      else {
+        out(
+          formatTable(
+            ['CHECK', 'RESULT', 'DETAIL'],
+            r.checks.map((c) => [c.name, c.ok ? 'ok' : 'FAILED', c.detail]),
+          ),
+        );
+        out(
+          `\nBackup ${r.id} (${r.backupCreatedAt})\n  RTO (time to restore): ${r.rtoSeconds.toFixed(1)} s\n` +
+            `  RPO (age of newest data): ${Math.round(r.rpoSeconds)} s\n  Result: ${r.ok ? 'passed' : 'FAILED'}\n`,
+        );
+      }
+      if (!r.ok)
+        throw new CliError(
+          'The drill failed: see the checks above; run `cfn backup verify latest` for details.',
+          2,
+        );
+    });
+}
