@@ -23,6 +23,7 @@ import {
 import type { BlobStore } from '../ports/blob-store.js';
 import type { DatabaseDumper } from '../ports/backup.js';
 import type { Runtime } from './runtime.js';
+import { DEFAULT_APP_LOG_DAYS, DEFAULT_AUDIT_LOG_DAYS, pruneLogs } from '../ops/log-retention.js';
 
 /** Settings kept out of app-data backups unless --include-secrets. */
 const SECRET_VARIABLES = new Set([
@@ -167,6 +168,19 @@ export function startBackupSchedules(runtime: Runtime, service: BackupService): 
     job('backup.app-data', s.appData, () => service.create({ type: 'app-data' })),
     job('backup.prune', s.prune, () => service.prune({})),
     job('backup.verify', s.verify, () => service.verify('latest', 'database')),
+    // Log retention rides on the retention schedule: application logs 30 days, audit rows 90.
+    job('logs.prune', s.prune, async () => {
+      const r = await pruneLogs(
+        { audit: runtime.audit },
+        {
+          logDir: config.log.dir,
+          appDays: DEFAULT_APP_LOG_DAYS,
+          auditDays: DEFAULT_AUDIT_LOG_DAYS,
+          dryRun: false,
+        },
+      );
+      logger.info({ files: r.files.length, auditRows: r.auditRows }, 'logs pruned');
+    }),
   ];
   logger.info(
     { target: config.backup.target, next: jobs[0]?.nextRun()?.toISOString() },

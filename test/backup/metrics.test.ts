@@ -3,6 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { queryRows } from '../../src/adapters/db/database.js';
 import { createLeaderLock } from '../../src/adapters/db/leader-lock.js';
 import { LOCK_KEYS } from '../../src/adapters/db/migrate.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
@@ -90,6 +92,58 @@ describe('backup metrics and leadership', () => {
     expect(fs.readdirSync(path.join(target, 'database')).some((f) => f.endsWith('.sql.gz'))).toBe(
       true,
     );
+  });
+
+  it('hands the schedules to another replica when the leader dies without letting go', async () => {
+    const env = { BACKUP_SCHEDULES: 'off' };
+    const a = await openRuntime('postgres', env);
+    const b = await openRuntime('postgres', { ...env, DATABASE_URL: a.env.DATABASE_URL! });
+    const leader = createLeaderLock(a.runtime.database, LOCK_KEYS.backupLeader);
+    const standby = createLeaderLock(b.runtime.database, LOCK_KEYS.backupLeader);
+    onCleanup(() => standby.release());
+    onCleanup(() => leader.release());
+    expect(await leader.tryAcquire()).toBe(true);
+    expect(await standby.tryAcquire()).toBe(false);
+    // The leader's process dies: its session ends (here: terminated, as when the process or its
+    // host goes away), and PostgreSQL frees the lock with it.
+    await queryRows(
+      b.runtime.database.db,
+      sql`select pg_terminate_backend(pid) from pg_locks
+          where locktype = 'advisory' and objid = ${LOCK_KEYS.backupLeader} and granted
+            and database = (select oid from pg_database where datname = current_database())`,
+    );
+    const until = Date.now() + 10_000;
+    let took = false;
+    while (!took && Date.now() < until) {
+      took = await standby.tryAcquire();
+      if (!took) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(took).toBe(true);
+    // The old leader finds out at its next attempt and does not run the jobs any more.
+    expect(await leader.tryAcquire()).toBe(false);
+  });
+
+  it('prunes old log files on the retention schedule and keeps recent ones', async () => {
+    const logDir = tempDir();
+    const old = path.join(logDir, 'app.log.3.gz');
+    const recent = path.join(logDir, 'app.log.1');
+    fs.writeFileSync(old, 'old');
+    fs.writeFileSync(recent, 'recent');
+    const fortyDaysAgo = new Date(Date.now() - 40 * 86_400_000);
+    fs.utimesSync(old, fortyDaysAgo, fortyDaysAgo);
+    const server = await startTestServer({
+      LOG_DIR: logDir,
+      BACKUP_TARGET: tempDir(),
+      BACKUP_SCHEDULE_DATABASE: '0 0 1 1 *',
+      BACKUP_SCHEDULE_APP_DATA: '0 0 1 1 *',
+      BACKUP_SCHEDULE_PRUNE: '* * * * * *',
+      BACKUP_SCHEDULE_VERIFY: '0 0 1 1 *',
+    });
+    onCleanup(() => server.stop());
+    const until = Date.now() + 20_000;
+    while (fs.existsSync(old) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+    expect(fs.existsSync(old)).toBe(false);
+    expect(fs.existsSync(recent)).toBe(true);
   });
 
   it('refuses an invalid cron expression at start, naming the variable', () => {
