@@ -3,11 +3,11 @@
 // helpers to read the rule files and to find the metric names a PromQL expression uses.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { freePort } from './free-port.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const DEPLOY = path.join(REPO, 'deploy');
@@ -40,17 +40,6 @@ export function run(
 ): { code: number | null; out: string } {
   const r = spawnSync(requireTool(tool), args, { cwd, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface RuleDef {

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './nginx.js';
+import { freePort } from './free-port.js';
 
 export interface ThrowawayPostgres {
   url: string;

@@ -2,7 +2,7 @@
 // again (fault tests never touch the machine's shared Redis).
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { freePort } from './nginx.js';
+import { freePort } from './free-port.js';
 
 export interface ThrowawayRedis {
   url: string;
