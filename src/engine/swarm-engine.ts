@@ -9,6 +9,7 @@ import { isTerminal, type SwarmEvent, type SwarmSpec, type TaskSpec } from '../d
 import {
   activeTasks,
   applyEvent,
+  findTask,
   foldEvents,
   initialState,
   type SwarmState,
@@ -536,14 +537,6 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
       if (!set.size) inFlight.delete(swarmId);
       jobSignal.removeEventListener('abort', onJobAbort);
     }
-  }
-
-  function findTask(state: SwarmState, taskId: string): TaskState | undefined {
-    for (const it of state.iterations) {
-      const t = it.tasks.find((x) => x.taskId === taskId);
-      if (t) return t;
-    }
-    return undefined;
   }
 
   /** Appends the events `decide` derives from the current state; it throws to refuse. */

@@ -22,49 +22,41 @@ export function registerBackupMetrics(
       .filter((r) => r.type === type && r.status === 'completed')
       .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())[0];
 
-  new Gauge({
-    name: 'backup_last_success_timestamp_seconds',
-    help: 'Unix time of the newest completed backup, by type (no series until there is one)',
-    labelNames: ['type'] as const,
-    registers: [registry],
-    async collect() {
-      const rows = await read();
-      // No backup yet: no series, so alert rules can tell "never" (absent) from "long ago".
-      this.reset();
-      for (const type of TYPES) {
-        const r = lastGood(rows, type);
-        if (r?.completedAt) this.set({ type }, r.completedAt.getTime() / 1000);
-      }
-    },
-  });
-  new Gauge({
-    name: 'backup_duration_seconds',
-    help: 'Duration of the newest completed backup, by type',
-    labelNames: ['type'] as const,
-    registers: [registry],
-    async collect() {
-      const rows = await read();
-      this.reset();
-      for (const type of TYPES) {
-        const r = lastGood(rows, type);
-        if (r?.durationMs != null) this.set({ type }, r.durationMs / 1000);
-      }
-    },
-  });
-  new Gauge({
-    name: 'backup_size_bytes',
-    help: 'Size of the newest completed backup as stored (compressed, encrypted), by type',
-    labelNames: ['type'] as const,
-    registers: [registry],
-    async collect() {
-      const rows = await read();
-      this.reset();
-      for (const type of TYPES) {
-        const r = lastGood(rows, type);
-        if (r?.sizeBytes != null) this.set({ type }, r.sizeBytes);
-      }
-    },
-  });
+  /** A gauge of the newest completed backup of each type (no series until there is one). */
+  const newestGauge = (
+    name: string,
+    help: string,
+    value: (r: BackupRecord) => number | null | undefined,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['type'] as const,
+      registers: [registry],
+      async collect() {
+        const rows = await read();
+        // No backup yet: no series, so alert rules can tell "never" (absent) from "long ago".
+        this.reset();
+        for (const type of TYPES) {
+          const r = lastGood(rows, type);
+          const v = r ? value(r) : undefined;
+          if (v != null) this.set({ type }, v);
+        }
+      },
+    });
+  newestGauge(
+    'backup_last_success_timestamp_seconds',
+    'Unix time of the newest completed backup, by type (no series until there is one)',
+    (r) => (r.completedAt ? r.completedAt.getTime() / 1000 : undefined),
+  );
+  newestGauge('backup_duration_seconds', 'Duration of the newest completed backup, by type', (r) =>
+    r.durationMs != null ? r.durationMs / 1000 : undefined,
+  );
+  newestGauge(
+    'backup_size_bytes',
+    'Size of the newest completed backup as stored (compressed, encrypted), by type',
+    (r) => r.sizeBytes,
+  );
   new Counter({
     name: 'backup_failures_total',
     help: 'Backups that failed, by type (failed attempts stay in the catalog)',

@@ -5,6 +5,7 @@ import type { SwarmEvent } from '../domain/cfn/spec.js';
 import type { SwarmState } from '../domain/cfn/state.js';
 import type { EngineObserver } from '../engine/ports.js';
 import type { TaskQueue } from '../ports/task-queue.js';
+import { JOB_NAMES } from '../ports/job-catalog.js';
 
 export interface EngineMetricSources {
   countRunningTasks(): Promise<number>;
@@ -66,7 +67,7 @@ export function createEngineMetrics(
         .catch(() => undefined)
         .finally(() => clearTimeout(timer));
       if (!counts) {
-        for (const queue of ['swarm.advance', 'agent.run', 'webhook.deliver'])
+        for (const queue of JOB_NAMES)
           for (const state of ['waiting', 'active', 'delayed'])
             this.set({ queue, state }, Number.NaN);
         return;

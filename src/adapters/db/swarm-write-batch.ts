@@ -3,7 +3,7 @@
 // the tasks, iterations and swarms they touch, and journal rows — so a batch is one round trip and
 // one transaction whatever its size. Nothing resolves before its batch has committed.
 import type { SwarmEvent } from '../../domain/cfn/spec.js';
-import type { SwarmState, TaskState } from '../../domain/cfn/state.js';
+import { findTask, type SwarmState, type TaskState } from '../../domain/cfn/state.js';
 import { ConcurrentAppendError, type JournalEntry } from '../../ports/swarm-store.js';
 import type { RawQuery } from './database.js';
 
@@ -140,14 +140,6 @@ function isUniqueViolation(err: unknown): boolean {
     if ((e as { code?: unknown }).code === '23505') return true;
   }
   return false;
-}
-
-function findTask(state: SwarmState, taskId: string): TaskState | undefined {
-  for (let i = state.iterations.length - 1; i >= 0; i--) {
-    const t = state.iterations[i]!.tasks.find((x) => x.taskId === taskId);
-    if (t) return t;
-  }
-  return undefined;
 }
 
 function taskRow(

@@ -80,7 +80,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
   }
 
   function processor<N extends JobName>(name: N, handler: JobHandler<N>) {
-    return async (job: Job<Envelope>, _token?: string, bullSignal?: AbortSignal) => {
+    return async (job: Job<Envelope>, token?: string, bullSignal?: AbortSignal) => {
       const { payload, dedup } = job.data;
       if (dedup) await client.eval(RELEASE_DEDUP, 1, dedup, job.id ?? '');
       const parsed = JOB_CATALOG[name].payload.safeParse(payload);
@@ -104,7 +104,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
       }
       if (controller.signal.aborted && stopping) {
         // Stopped mid-job: give the job back so another worker runs it (without using an attempt).
-        await job.moveToDelayed(Date.now(), _token);
+        await job.moveToDelayed(Date.now(), token);
         throw new DelayedError();
       }
     };

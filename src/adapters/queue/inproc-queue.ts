@@ -2,6 +2,7 @@
 // fairness across groups (swarms) so one large swarm cannot starve the others. Nothing here needs
 // to survive a crash: the durable record is in the database, and recovery re-enqueues from it.
 import type { Logger } from '../../ports/logger.js';
+import { JOB_NAMES } from '../../ports/job-catalog.js';
 import type {
   EnqueueOptions,
   JobHandler,
@@ -139,13 +140,12 @@ export function createInprocQueue(options: InprocQueueOptions): TaskQueue {
     },
     busy() {
       const out = {} as Record<JobName, number>;
-      for (const name of ['swarm.advance', 'agent.run', 'webhook.deliver'] as JobName[])
-        out[name] = laneOf(name).active;
+      for (const name of JOB_NAMES) out[name] = laneOf(name).active;
       return out;
     },
     async counts() {
       const out = {} as Record<JobName, QueueCounts>;
-      for (const name of ['swarm.advance', 'agent.run', 'webhook.deliver'] as JobName[]) {
+      for (const name of JOB_NAMES) {
         const l = laneOf(name);
         out[name] = { waiting: l.waiting, active: l.active, delayed: l.delayed };
       }

@@ -51,7 +51,8 @@ export function initialState(spec: SwarmSpec): SwarmState {
   };
 }
 
-function findTask(state: SwarmState, taskId: string): TaskState | undefined {
+/** The task with this id, in whichever iteration it was scheduled. */
+export function findTask(state: SwarmState, taskId: string): TaskState | undefined {
   for (let i = state.iterations.length - 1; i >= 0; i--) {
     const t = state.iterations[i]!.tasks.find((x) => x.taskId === taskId);
     if (t) return t;

@@ -3,7 +3,7 @@
 // ever served to a caller the route admits, and it is only used on routes whose answer is the same
 // for every such caller. A handler can opt out per response (`res.locals.noCache`). When the cache
 // fails (Redis down) the request is served without it: logged once per outage and counted.
-import type { RequestHandler, Response } from 'express';
+import type { RequestHandler } from 'express';
 import type { Counter } from 'prom-client';
 import type { Logger } from '../../ports/logger.js';
 import type { ResponseCache } from '../../ports/response-cache.js';
@@ -62,7 +62,7 @@ export function createCacheMiddleware({
       res.set('x-cache', 'MISS');
       const json = res.json.bind(res);
       res.json = (body: unknown) => {
-        if (res.statusCode === 200 && !(res as Response).locals.noCache) {
+        if (res.statusCode === 200 && !res.locals.noCache) {
           cache
             .set(key, JSON.stringify(body), ttlSeconds)
             .then(ok, (err: unknown) => failed('set', err));
