@@ -59,6 +59,7 @@ export interface Config {
     readonly maxConcurrentAgents: number;
     /** How long a worker holds a queued job before it counts as stalled (BullMQ). */
     readonly queueLockMs: number;
+    readonly workerMaxSwarms: number;
     /** With a shared queue: how often unfinished swarms are queued again (lost jobs). */
     readonly recoveryIntervalMs: number;
     readonly providersFile: string | undefined;
@@ -202,6 +203,7 @@ export function loadConfig(
       agentsDir: path.resolve(cwd, e.CFN_AGENTS_DIR),
       maxConcurrentAgents: e.CFN_MAX_CONCURRENT_AGENTS,
       queueLockMs: e.CFN_QUEUE_LOCK_MS,
+      workerMaxSwarms: e.CFN_WORKER_MAX_SWARMS,
       recoveryIntervalMs: e.CFN_RECOVERY_INTERVAL_MS,
       providersFile: e.CFN_PROVIDERS_FILE ? path.resolve(cwd, e.CFN_PROVIDERS_FILE) : undefined,
       defaultProvider: e.CFN_DEFAULT_PROVIDER,

@@ -111,6 +111,7 @@ export const envSchema = z.object({
   CFN_AGENTS_DIR: z.preprocess(emptyAsUndefined, z.string().default('./.claude/agents')),
   CFN_MAX_CONCURRENT_AGENTS: int(1, 10_000, 8),
   CFN_QUEUE_LOCK_MS: int(1000, 600_000, 30_000),
+  CFN_WORKER_MAX_SWARMS: int(1, 10_000, 50),
   CFN_RECOVERY_INTERVAL_MS: int(1000, 3_600_000, 30_000),
   CFN_PROVIDERS_FILE: optionalString,
   CFN_DEFAULT_PROVIDER: optionalString,

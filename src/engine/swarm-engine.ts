@@ -1,6 +1,9 @@
 // Runs swarms: decides each next step from the durable event log (domain/cfn), carries it out,
-// and persists the result before anything is acknowledged. Jobs (`swarm.advance`, `agent.run`)
-// may run twice or on another process: every handler re-reads the log and is idempotent.
+// and persists the result before anything is acknowledged. A swarm runs in one process at a time,
+// which is then its only writer apart from cancellations and decisions (optimistic appends catch
+// those): embedded, the only process; distributed, the worker holding the swarm's `swarm.run` job,
+// which runs the swarm's steps and agent tasks on its in-process queue until the swarm has to wait.
+// Jobs may run twice: every handler re-reads the log and is idempotent.
 import { randomUUID } from 'node:crypto';
 import { AppError, NotFoundError } from '../domain/errors.js';
 import type { Decision } from '../domain/cfn/modes.js';
@@ -23,7 +26,7 @@ import {
   type SwarmRecord,
   type SwarmStore,
 } from '../ports/swarm-store.js';
-import type { JobHandler, JobInfo, JobName, TaskQueue } from '../ports/task-queue.js';
+import type { JobFollowUp, JobHandlers, TaskQueue } from '../ports/task-queue.js';
 import { createAgentRunner, type TaskOutcome } from './agent-runner.js';
 import type {
   AgentCatalog,
@@ -50,11 +53,10 @@ export interface SwarmEngineDeps {
   /** This process, as recorded on the tasks it runs. */
   workerId: string;
   /**
-   * Only this engine appends to the swarms it runs (one process: the in-process queue), so its
-   * cached fold is the log and need not be checked against the database before each step.
-   * Without it every step first reads the events other processes may have appended.
+   * Other processes run swarms too (distributed): a swarm runs where its `swarm.run` job is taken,
+   * and `queue` carries that job to every worker. Without it every swarm runs here.
    */
-  soleWriter?: boolean;
+  shared?: boolean;
   webhooks: { transport: WebhookTransport; secret: string | undefined; baseDelayMs?: number };
   /** The request id of the work in progress (written on events). */
   currentRequestId?: () => string | undefined;
@@ -75,7 +77,17 @@ export interface SwarmEngine {
    * queue also now and then, for jobs a Redis restart lost). Quiet: log at debug level only.
    */
   recover(options?: { quiet?: boolean }): Promise<number>;
-  handlers: { [N in JobName]: JobHandler<N> };
+  handlers: JobHandlers;
+}
+
+/** A swarm this process runs now (distributed): it holds the swarm's `swarm.run` job. */
+interface Claim {
+  /** Aborted when the job must be given back (the worker stops): the swarm's calls stop. */
+  lease: AbortController;
+  /** Tasks of the swarm executing here. */
+  running: number;
+  /** Tells the run to look again whether the swarm has to wait. */
+  wake: () => void;
 }
 
 const MAX_STEPS_PER_ADVANCE = 500;
@@ -87,6 +99,12 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
   const withLock = createKeyedMutex();
   /** AbortControllers of the calls in flight here, by swarm: cancellation aborts them. */
   const inFlight = new Map<string, Set<AbortController>>();
+  const claims = new Map<string, Claim>();
+  /**
+   * Only this process appends to the swarm (apart from cancellations and decisions, whose appends
+   * make ours fail and the fold be read again), so the cached fold is the log.
+   */
+  const runsHere = (swarmId: string) => !deps.shared || claims.has(swarmId);
 
   bus.subscribe((m) => {
     if (m.kind !== 'cancel') return;
@@ -103,7 +121,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
       cache.set(swarmId, state);
       return state;
     }
-    if (deps.soleWriter) return state;
+    if (runsHere(swarmId)) return state;
     for (;;) {
       const more = await store.events(swarmId, state.seq, 10_000);
       for (const e of more) applyEvent(state, e.data);
@@ -168,14 +186,21 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     }
   }
 
+  /** Hands a swarm that is not run here to whichever worker takes its `swarm.run` job. */
+  const enqueueRun = (swarmId: string) =>
+    queue.enqueue('swarm.run', { swarmId }, { group: swarmId, jobId: `run:${swarmId}` });
   const enqueueAdvance = (swarmId: string) =>
-    queue.enqueue('swarm.advance', { swarmId }, { group: swarmId, jobId: `advance:${swarmId}` });
+    runsHere(swarmId)
+      ? queue.enqueue('swarm.advance', { swarmId }, { group: swarmId, jobId: `advance:${swarmId}` })
+      : enqueueRun(swarmId);
   const enqueueTask = (swarmId: string, taskId: string) =>
-    queue.enqueue(
-      'agent.run',
-      { swarmId, taskId },
-      { group: swarmId, jobId: `task:${swarmId}:${taskId}` },
-    );
+    runsHere(swarmId)
+      ? queue.enqueue(
+          'agent.run',
+          { swarmId, taskId },
+          { group: swarmId, jobId: `task:${swarmId}:${taskId}` },
+        )
+      : enqueueRun(swarmId);
 
   async function retrospective(
     swarmId: string,
@@ -345,16 +370,12 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
           return 'retry';
         pending = undefined;
         if (after) await after();
-        if (done && !deps.soleWriter) {
-          // A worker that died between writing task.scheduled and queueing the job left a task
-          // nobody will run: queue every task still waiting to start (a job already waiting is not
-          // added twice, and a second one for a task that starts meanwhile does nothing).
-          for (const t of activeTasks(state))
-            if (t.status === 'scheduled') await enqueueTask(swarmId, t.taskId);
-        }
         return !done;
       });
-      if (more === false) return;
+      if (more === false) {
+        claims.get(swarmId)?.wake();
+        return;
+      }
     }
     if (pending) throw new Error(`could not append to swarm ${swarmId}: too much contention`);
     logger.warn({ swarmId }, 'advance stopped after too many steps; re-enqueued');
@@ -375,19 +396,22 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
   /** Tasks executing in this process: a duplicate job for one of them is dropped. */
   const executing = new Set<string>();
 
-  async function runTask(
-    swarmId: string,
-    taskId: string,
-    jobSignal: AbortSignal,
-    job: JobInfo,
-  ): Promise<void> {
+  async function runTask(swarmId: string, taskId: string, jobSignal: AbortSignal): Promise<void> {
     const taskKey = `${swarmId}/${taskId}`;
     if (executing.has(taskKey)) return;
+    const claim = claims.get(swarmId);
+    if (deps.shared && !claim) return enqueueRun(swarmId); // its run ended here: hand it on
     executing.add(taskKey);
+    if (claim) claim.running++;
     try {
-      await runTaskOnce(swarmId, taskId, jobSignal, job);
+      const signal = claim ? AbortSignal.any([jobSignal, claim.lease.signal]) : jobSignal;
+      await runTaskOnce(swarmId, taskId, signal);
     } finally {
       executing.delete(taskKey);
+      if (claim) {
+        claim.running--;
+        claim.wake();
+      }
     }
   }
 
@@ -395,7 +419,6 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     swarmId: string,
     taskId: string,
     jobSignal: AbortSignal,
-    job: JobInfo,
   ): Promise<void> {
     const controller = new AbortController();
     const started = performance.now();
@@ -424,46 +447,37 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
           return undefined;
         }
         firstSeen ??= task.status;
-        // A running task is taken over only from a worker that is gone: this process's own before
-        // a restart (sole writer), or a worker whose job came back to the queue. Otherwise a live
-        // worker runs it, and this job is a duplicate.
-        if (
-          task.status === 'running' &&
-          (firstSeen === 'scheduled' || (!deps.soleWriter && !job.redelivered))
-        )
-          return undefined;
+        // The swarm runs only here, so a task already running when this job first looked was
+        // left by a process that is gone (this one before a restart, or the worker that ran the
+        // swarm before): it is taken over. One that started since is this job's duplicate.
+        if (task.status === 'running' && firstSeen === 'scheduled') return undefined;
         const fresh = task.status === 'scheduled';
         const spec = state.spec;
         const taskSpec = { ...task } as TaskSpec;
         const startWrite = fresh
           ? commit(swarmId, state, [{ type: 'task.started', taskId, worker: deps.workerId }])
           : Promise.resolve(true);
-        if (!deps.soleWriter) {
-          // Other workers may race for the task: only the one whose task.started lands runs it.
-          if (!(await startWrite)) return 'retry';
-          running = startTask(
-            swarmId,
-            spec,
-            taskSpec,
-            controller,
-            jobSignal,
-            fresh,
-            Promise.resolve(),
-          );
-          return { task: taskSpec };
-        }
-        // Sole writer: the call starts while task.started is being written (it acknowledges
-        // nothing); the lock is held until that write is durable, and nothing the task writes
-        // comes before it.
-        const durable = startWrite.then(() => undefined);
+        // The call starts while task.started is being written (it acknowledges nothing); the
+        // lock is held until that write is durable, and nothing the task writes comes before it.
+        const durable = startWrite.then((ok) => {
+          if (!ok) throw new Error('the swarm changed meanwhile');
+        });
         durable.catch(() => undefined);
         running = startTask(swarmId, spec, taskSpec, controller, jobSignal, fresh, durable);
+        let started: boolean;
         try {
-          await startWrite;
+          started = await startWrite;
         } catch (err) {
           controller.abort(err);
           await running.catch(() => undefined);
           throw err;
+        }
+        if (!started) {
+          // A cancellation or decision was appended elsewhere first: stop, read the log again.
+          controller.abort(new Error('the swarm changed meanwhile'));
+          await running.catch(() => undefined);
+          running = undefined;
+          return 'retry';
         }
         return { task: taskSpec };
       });
@@ -551,8 +565,57 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     throw new Error(`could not append to swarm ${swarmId}: too much contention`);
   }
 
+  /**
+   * Runs the swarm here until it has to wait (distributed: this process took its `swarm.run`
+   * job). Returns the follow-up that hands it on again when a cancellation or decision arrived
+   * while the job still held its id; returns early, giving the job back, when `signal` aborts.
+   */
+  async function run(swarmId: string, signal: AbortSignal): Promise<JobFollowUp | void> {
+    if (claims.has(swarmId)) return;
+    const claim: Claim = { lease: new AbortController(), running: 0, wake: () => undefined };
+    const release = () => claim.lease.abort(signal.reason);
+    signal.addEventListener('abort', release, { once: true });
+    claims.set(swarmId, claim);
+    let seen = 0;
+    try {
+      cache.delete(swarmId); // another process ran it last
+      // Whoever ran it before is gone: nothing of this swarm is in flight any more.
+      await store.clearReservations([swarmId]);
+      const state = await withLock(swarmId, () => load(swarmId)).catch((err: unknown) => {
+        if (err instanceof NotFoundError) return undefined;
+        throw err;
+      });
+      if (!state) {
+        logger.warn({ swarmId }, 'swarm.run for a swarm that does not exist; dropped');
+        return;
+      }
+      for (const t of activeTasks(state)) await enqueueTask(swarmId, t.taskId);
+      await advance(swarmId);
+      for (;;) {
+        const woken = new Promise<void>((resolve) => {
+          claim.wake = resolve;
+          claim.lease.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        const now = await withLock(swarmId, () => load(swarmId));
+        seen = now.seq;
+        const waits = now.completion !== undefined || activeTasks(now).length === 0;
+        if (claim.running === 0 && (waits || claim.lease.signal.aborted)) break;
+        await woken;
+      }
+    } finally {
+      claims.delete(swarmId);
+      cache.delete(swarmId);
+      signal.removeEventListener('abort', release);
+    }
+    if (signal.aborted) return; // given back: the next runner carries on
+    return async () => {
+      const later = await store.events(swarmId, seen, 1);
+      if (later.length) await enqueueRun(swarmId);
+    };
+  }
+
   /** Runs a job in the context of the request that submitted its swarm (log correlation). */
-  async function inSwarmContext(swarmId: string, fn: () => Promise<void>): Promise<void> {
+  async function inSwarmContext<T>(swarmId: string, fn: () => Promise<T>): Promise<T> {
     const rid = cache.get(swarmId)?.spec.requestId;
     if (!deps.runWithRequestId) return fn();
     if (rid) return deps.runWithRequestId(rid, fn);
@@ -615,6 +678,18 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
 
     async recover(options = {}) {
       const ids = await store.unfinished();
+      if (deps.shared) {
+        // Every worker runs this now and then: queue each swarm's run (a run in progress holds
+        // its job's id, so this adds nothing for it), and the webhooks still owed.
+        for (const id of await store.pendingWebhooks(WEBHOOK_ATTEMPTS))
+          await queue.enqueue(
+            'webhook.deliver',
+            { swarmId: id },
+            { group: id, jobId: `webhook:${id}` },
+          );
+        for (const id of ids) await enqueueRun(id);
+        return ids.length;
+      }
       // No call of these swarms is in flight any more: what they had reserved is free again.
       await store.clearReservations(ids);
       for (const id of await store.pendingWebhooks(WEBHOOK_ATTEMPTS)) {
@@ -626,12 +701,8 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
       }
       for (const id of ids) {
         const state = await withLock(id, () => load(id));
-        for (const t of activeTasks(state)) {
-          // A running task here was this process's (it is the only writer) and died with it.
-          // With shared queues a running task is a live worker's, or its job comes back through
-          // the queue's stalled-job check when that worker died.
-          if (deps.soleWriter || t.status === 'scheduled') await enqueueTask(id, t.taskId);
-        }
+        // A running task here was this process's (it is the only one) and died with it.
+        for (const t of activeTasks(state)) await enqueueTask(id, t.taskId);
         await enqueueAdvance(id);
       }
       if (ids.length)
@@ -643,9 +714,11 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     },
 
     handlers: {
-      'swarm.advance': ({ swarmId }) => inSwarmContext(swarmId, () => advance(swarmId)),
-      'agent.run': ({ swarmId, taskId }, signal, job) =>
-        inSwarmContext(swarmId, () => runTask(swarmId, taskId, signal, job)),
+      'swarm.run': ({ swarmId }, signal) => inSwarmContext(swarmId, () => run(swarmId, signal)),
+      'swarm.advance': ({ swarmId }) =>
+        inSwarmContext(swarmId, () => (runsHere(swarmId) ? advance(swarmId) : enqueueRun(swarmId))),
+      'agent.run': ({ swarmId, taskId }, signal) =>
+        inSwarmContext(swarmId, () => runTask(swarmId, taskId, signal)),
       'webhook.deliver': createWebhookHandler({
         store,
         queue,

@@ -10,6 +10,7 @@ import { createInprocBus } from '../adapters/bus/inproc-bus.js';
 import { createRedisBus } from '../adapters/bus/redis-bus.js';
 import { createBullmqQueue } from '../adapters/queue/bullmq-queue.js';
 import { createInprocQueue } from '../adapters/queue/inproc-queue.js';
+import { createRoutedQueue } from '../adapters/queue/routed-queue.js';
 import { createHttpWebhookTransport } from '../adapters/webhook/http-webhook.js';
 import { createFsWorkspace } from '../adapters/workspace/fs-workspace.js';
 import { executeToolCall, toolsForAgent } from '../adapters/workspace/workspace-tools.js';
@@ -22,7 +23,8 @@ import { currentContext, runWithContext } from '../observability/request-context
 import type { EventBus } from '../ports/event-bus.js';
 import type { Logger } from '../ports/logger.js';
 import type { SwarmStore } from '../ports/swarm-store.js';
-import type { JobHandler, JobName, TaskQueue } from '../ports/task-queue.js';
+import { JOB_NAMES } from '../ports/job-catalog.js';
+import type { JobHandler, JobHandlers, JobName, TaskQueue } from '../ports/task-queue.js';
 import type { MaintenanceMode } from '../ops/maintenance.js';
 import {
   costUsd,
@@ -47,14 +49,12 @@ export interface EngineRuntime {
   stop(timeoutMs: number): Promise<void>;
 }
 
-type Handlers = { [N in JobName]: JobHandler<N> };
-
 /** Jobs wait while maintenance is on (a restore replaces the database under them). */
 export function pausedDuring(
   maintenance: MaintenanceMode,
-  handlers: Handlers,
+  handlers: JobHandlers,
   pollMs = 250,
-): Handlers {
+): JobHandlers {
   const wait = async (signal: AbortSignal) => {
     while (!signal.aborted && (await maintenance.current()).enabled) {
       await new Promise<void>((resolve) => {
@@ -69,11 +69,9 @@ export function pausedDuring(
       await wait(signal);
       return h(payload, signal, job);
     };
-  return {
-    'swarm.advance': wrap(handlers['swarm.advance']),
-    'agent.run': wrap(handlers['agent.run']),
-    'webhook.deliver': wrap(handlers['webhook.deliver']),
-  };
+  return Object.fromEntries(
+    JOB_NAMES.map((name) => [name, wrap(handlers[name] as JobHandler<JobName>)]),
+  ) as JobHandlers;
 }
 
 function readStructured(file: string, what: string): unknown {
@@ -173,23 +171,36 @@ export async function createEngineRuntime(
     : DEFAULT_PRICES;
 
   const store = createPgSwarmStore(deps.database.db, deps.database.readDb);
-  // With Redis, jobs and live signals are shared by every replica; without it, by nobody else.
+  // With Redis, swarm runs, webhooks and live signals are shared by every replica: a worker takes
+  // a swarm's `swarm.run` job and runs its steps and agent tasks on its own in-process queue.
   const shared = config.redis.url;
   const concurrency = {
+    'swarm.run': e.workerMaxSwarms,
     'agent.run': e.maxConcurrentAgents,
     'swarm.advance': 32,
     'webhook.deliver': 4,
   };
+  const sharedJobs: JobName[] = ['swarm.run', 'webhook.deliver'];
+  const local = createInprocQueue({
+    concurrency,
+    logger,
+    jobs: shared ? JOB_NAMES.filter((n) => !sharedJobs.includes(n)) : JOB_NAMES,
+  });
   const queue = shared
-    ? createBullmqQueue({
-        redisUrl: shared,
-        prefix: config.redis.prefix,
-        concurrency,
-        logger,
-        lockDurationMs: e.queueLockMs,
-        reconnectMaxMs: config.redis.reconnectMaxMs,
-      })
-    : createInprocQueue({ concurrency, logger });
+    ? createRoutedQueue(
+        local,
+        createBullmqQueue({
+          redisUrl: shared,
+          prefix: config.redis.prefix,
+          concurrency,
+          jobs: sharedJobs,
+          logger,
+          lockDurationMs: e.queueLockMs,
+          reconnectMaxMs: config.redis.reconnectMaxMs,
+        }),
+        sharedJobs,
+      )
+    : local;
   const bus = shared
     ? await createRedisBus({
         redisUrl: shared,
@@ -226,8 +237,7 @@ export async function createEngineRuntime(
     },
     observer,
     workerId: `${os.hostname()}:${process.pid}`,
-    // The in-process queue runs every job of a swarm here: this engine is its only writer.
-    soleWriter: !shared,
+    shared: Boolean(shared),
     webhooks: { transport: createHttpWebhookTransport(), secret: e.webhookSecret },
     currentRequestId: () => currentContext()?.requestId,
     runWithRequestId: (requestId, fn) => runWithContext({ requestId }, fn),

@@ -9,11 +9,19 @@ export interface JobDefinition<N extends JobName> {
   /** Attempts in all for a handler that throws (a database hiccup), backoff doubling each time. */
   attempts: number;
   backoffMs: number;
+  /** The job id is held while the job runs, not only while it waits (one runner at a time). */
+  exclusive?: boolean;
 }
 
 const swarmId = z.string().min(1).max(100);
 
 export const JOB_CATALOG: { readonly [N in JobName]: JobDefinition<N> } = {
+  'swarm.run': {
+    payload: z.object({ swarmId }).strict(),
+    attempts: 5,
+    backoffMs: 100,
+    exclusive: true,
+  },
   'swarm.advance': {
     payload: z.object({ swarmId }).strict(),
     attempts: 5,

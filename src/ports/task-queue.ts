@@ -3,6 +3,11 @@
 // runs twice does no harm (handlers are idempotent).
 
 export interface JobPayloads {
+  /**
+   * Run a swarm here until it has to wait (distributed mode): the process holding this job is the
+   * swarm's only runner, and runs its steps and agent tasks on its own in-process queue.
+   */
+  'swarm.run': { swarmId: string };
   /** Decide and carry out a swarm's next step. */
   'swarm.advance': { swarmId: string };
   /** Run one agent task (an LLM conversation or a command validator). */
@@ -21,17 +26,28 @@ export interface JobInfo {
   redelivered: boolean;
 }
 
+/**
+ * Work a handler leaves for after its job has left the queue (an exclusive job's id is free again):
+ * looking for what arrived while it ran, whose enqueue the held id refused.
+ */
+export type JobFollowUp = () => Promise<void>;
+
 export type JobHandler<N extends JobName> = (
   payload: JobPayloads[N],
   signal: AbortSignal,
   job: JobInfo,
-) => Promise<void>;
+) => Promise<void | JobFollowUp>;
+
+export type JobHandlers = { [N in JobName]: JobHandler<N> };
 
 export interface EnqueueOptions {
   /** Jobs of one group are served fairly against other groups (the swarm id). */
   group?: string;
   delayMs?: number;
-  /** A job with the same id already waiting is not added twice. */
+  /**
+   * A job with the same id already waiting is not added twice. For an exclusive job name (see the
+   * job catalog) the id is held while the job runs too: at most one such job exists at a time.
+   */
   jobId?: string;
 }
 
@@ -47,11 +63,12 @@ export interface TaskQueue {
     payload: JobPayloads[N],
     options?: EnqueueOptions,
   ): Promise<void>;
-  /** Starts consuming; one handler per job name is required. */
-  start(handlers: { [N in JobName]: JobHandler<N> }): void;
-  counts(): Promise<Record<JobName, QueueCounts>>;
+  /** Starts consuming the job names this queue carries; one handler per job name is required. */
+  start(handlers: JobHandlers): void;
+  /** Counts of the job names this queue carries. */
+  counts(): Promise<Partial<Record<JobName, QueueCounts>>>;
   /** Jobs running in this process now, by name (what this worker is busy with). */
-  busy(): Record<JobName, number>;
+  busy(): Partial<Record<JobName, number>>;
   /** Stops taking jobs; waits for running ones up to `timeoutMs`, then aborts them. */
   stop(timeoutMs: number): Promise<void>;
 }

@@ -121,6 +121,7 @@ describe('maintenance during a restore', () => {
     const handlers = pausedDuring(
       maintenance,
       {
+        'swarm.run': async () => {},
         'swarm.advance': async (p) => void ran.push(p.swarmId),
         'agent.run': async () => {},
         'webhook.deliver': async () => {},

@@ -111,7 +111,6 @@ it('resumes a swarm after SIGKILL without repeating a completed LLM call', async
       db.db,
       sql`select reserved_tokens, input_tokens from swarms where id = ${id}`,
     );
-    console.log('RESERVED', JSON.stringify(row));
     expect(Number(row!.reserved_tokens)).toBe(0);
     expect(Number(row!.input_tokens)).toBeGreaterThan(0);
   } finally {

@@ -13,7 +13,12 @@ const logger = createLogger({ level: 'error', version: 'test', destination: capt
 taskQueueContract('in-process', {
   async create(agentConcurrency) {
     return createInprocQueue({
-      concurrency: { 'agent.run': agentConcurrency, 'swarm.advance': 1, 'webhook.deliver': 1 },
+      concurrency: {
+        'swarm.run': 2,
+        'agent.run': agentConcurrency,
+        'swarm.advance': 1,
+        'webhook.deliver': 1,
+      },
       logger,
       backoffMs: 10,
     });
@@ -28,7 +33,12 @@ taskQueueContract('BullMQ', {
     return createBullmqQueue({
       redisUrl: redis.url,
       prefix: redis.prefix.replace(/:$/, ''),
-      concurrency: { 'agent.run': agentConcurrency, 'swarm.advance': 1, 'webhook.deliver': 1 },
+      concurrency: {
+        'swarm.run': 2,
+        'agent.run': agentConcurrency,
+        'swarm.advance': 1,
+        'webhook.deliver': 1,
+      },
       logger,
       backoffMs: 10,
     });

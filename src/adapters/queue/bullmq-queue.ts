@@ -2,7 +2,8 @@
 // concurrency per worker process. Fairness across groups (swarms) comes from priorities: the n-th
 // job of a group gets priority n, so equal-numbered jobs of different swarms alternate. A job id
 // dedupes only while a job waits (one more may queue behind a running one, as the in-process queue
-// does). Stalled jobs of a dead worker are moved back by BullMQ's stalled checker.
+// does), except for exclusive job names, whose id is BullMQ's own job id and so is held until the
+// job is gone. Stalled jobs of a dead worker are moved back by BullMQ's stalled checker.
 import { randomUUID } from 'node:crypto';
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -11,6 +12,7 @@ import { redisBackoff } from '../redis/redis-client.js';
 import { JOB_CATALOG, JOB_NAMES } from '../../ports/job-catalog.js';
 import type {
   EnqueueOptions,
+  JobFollowUp,
   JobHandler,
   JobName,
   JobPayloads,
@@ -23,7 +25,9 @@ export interface BullmqQueueOptions {
   /** Prefix of every Redis key (queues, fairness counters, dedup keys). */
   prefix: string;
   /** Jobs of each name this process runs at once. */
-  concurrency: Record<JobName, number>;
+  concurrency: Partial<Record<JobName, number>>;
+  /** The job names this queue carries (default: all). */
+  jobs?: readonly JobName[];
   logger: Logger;
   /** How long a worker holds a job before it counts as stalled (a dead worker's jobs move back). */
   lockDurationMs?: number;
@@ -51,6 +55,7 @@ const queueName = (name: JobName) => `cfn-${name.replace('.', '-')}`;
 
 export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
   const { prefix, logger } = options;
+  const names = options.jobs ?? JOB_NAMES;
   const retryStrategy = redisBackoff(options.reconnectMaxMs);
   // Workers block on their own connections; BullMQ requires maxRetriesPerRequest: null for them.
   const connect = () => new Redis(options.redisUrl, { maxRetriesPerRequest: null, retryStrategy });
@@ -61,7 +66,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
     logger.warn({ err: { message: err.message } }, 'queue redis error'),
   );
   const queues = new Map<JobName, Queue>();
-  for (const name of JOB_NAMES) {
+  for (const name of names) {
     const queue = new Queue(queueName(name), { connection: client, prefix });
     queue.on('error', () => undefined); // the shared client reports its errors once, above
     queues.set(name, queue);
@@ -69,7 +74,9 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
   const workers: Worker[] = [];
   const workerClients: Redis[] = [];
   const controllers = new Set<AbortController>();
-  const busy = Object.fromEntries(JOB_NAMES.map((n) => [n, 0])) as Record<JobName, number>;
+  const busy = Object.fromEntries(names.map((n) => [n, 0])) as Partial<Record<JobName, number>>;
+  /** Follow-ups of jobs whose handler returned, run once BullMQ has removed the job. */
+  const followUps = new Map<string, JobFollowUp>();
   let stopping = false;
 
   async function priorityFor(name: JobName, group: string): Promise<number> {
@@ -92,13 +99,15 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
       const onAbort = () => controller.abort(bullSignal?.reason);
       bullSignal?.addEventListener('abort', onAbort, { once: true });
       controllers.add(controller);
-      busy[name]++;
+      busy[name] = (busy[name] ?? 0) + 1;
       try {
-        await handler(parsed.data as JobPayloads[N], controller.signal, {
+        const next = await handler(parsed.data as JobPayloads[N], controller.signal, {
           redelivered: job.attemptsMade > 0 || (job.stalledCounter ?? 0) > 0,
         });
+        if (typeof next === 'function' && job.id && !controller.signal.aborted)
+          followUps.set(job.id, next);
       } finally {
-        busy[name]--;
+        busy[name] = (busy[name] ?? 1) - 1;
         controllers.delete(controller);
         bullSignal?.removeEventListener('abort', onAbort);
       }
@@ -112,11 +121,14 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
 
   return {
     async enqueue(name, payload, opts: EnqueueOptions = {}) {
-      const queue = queues.get(name)!;
+      const queue = queues.get(name);
+      if (!queue) throw new Error(`this queue does not carry ${name} jobs`);
       const def = JOB_CATALOG[name];
-      const id = randomUUID();
+      // BullMQ refuses ':' in its job ids.
+      const exclusive = def.exclusive && opts.jobId ? opts.jobId.replaceAll(':', '-') : undefined;
+      const id = exclusive ?? randomUUID();
       let dedup: string | undefined;
-      if (opts.jobId) {
+      if (opts.jobId && !exclusive) {
         dedup = `${prefix}:dedup:${name}:${opts.jobId}`;
         const set = await client.set(dedup, id, 'PX', DEDUP_TTL_MS, 'NX');
         if (set === null) return; // one is waiting already
@@ -129,12 +141,13 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
         attempts: def.attempts,
         backoff: { type: 'exponential', delay: options.backoffMs ?? def.backoffMs },
         removeOnComplete: true,
-        removeOnFail: { age: 24 * 3600, count: 1000 },
+        // A failed exclusive job would hold its id: it goes, and the recovery sweep queues it anew.
+        removeOnFail: exclusive ? true : { age: 24 * 3600, count: 1000 },
       });
     },
 
     start(handlers) {
-      for (const name of JOB_NAMES) {
+      for (const name of names) {
         const connection = connect();
         connection.on('error', () => undefined); // reported through the worker's own 'error'
         workerClients.push(connection);
@@ -144,12 +157,21 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
           {
             connection,
             prefix,
-            concurrency: options.concurrency[name],
+            concurrency: options.concurrency[name] ?? 1,
             lockDuration: options.lockDurationMs ?? 30_000,
             stalledInterval: Math.max(1000, Math.floor((options.lockDurationMs ?? 30_000) / 2)),
           },
         );
+        worker.on('completed', (job) => {
+          const next = job.id ? followUps.get(job.id) : undefined;
+          if (!next) return;
+          followUps.delete(job.id!);
+          next().catch((err: unknown) =>
+            logger.warn({ err, job: name }, 'follow-up of a job failed'),
+          );
+        });
         worker.on('failed', (job, err) => {
+          if (job?.id) followUps.delete(job.id);
           if (err instanceof DelayedError) return;
           logger.warn({ err, job: name, attempt: job?.attemptsMade }, 'job failed');
         });
@@ -161,8 +183,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
     busy: () => ({ ...busy }),
 
     async counts() {
-      const out = {} as Record<JobName, QueueCounts>;
-      for (const name of JOB_NAMES) {
+      const out: Partial<Record<JobName, QueueCounts>> = {};
+      for (const name of names) {
         const c = await queues
           .get(name)!
           .getJobCounts('waiting', 'prioritized', 'active', 'delayed');

@@ -2,10 +2,11 @@
 // fairness across groups (swarms) so one large swarm cannot starve the others. Nothing here needs
 // to survive a crash: the durable record is in the database, and recovery re-enqueues from it.
 import type { Logger } from '../../ports/logger.js';
-import { JOB_NAMES } from '../../ports/job-catalog.js';
+import { JOB_CATALOG, JOB_NAMES } from '../../ports/job-catalog.js';
 import type {
   EnqueueOptions,
   JobHandler,
+  JobHandlers,
   JobName,
   JobPayloads,
   QueueCounts,
@@ -21,8 +22,10 @@ interface Job {
 }
 
 export interface InprocQueueOptions {
-  concurrency: Record<JobName, number>;
+  concurrency: Partial<Record<JobName, number>>;
   logger: Logger;
+  /** The job names this queue carries (default: all). */
+  jobs?: readonly JobName[];
   /** Attempts for a handler that throws (a database hiccup), with exponential backoff. */
   maxAttempts?: number;
   backoffMs?: number;
@@ -33,6 +36,8 @@ class Lane {
   /** Round-robin order of groups with waiting jobs. */
   readonly order: string[] = [];
   readonly waitingIds = new Set<string>();
+  /** Ids of running jobs of an exclusive job name (held until the job ends). */
+  readonly runningIds = new Set<string>();
   active = 0;
   delayed = 0;
   waiting = 0;
@@ -64,6 +69,7 @@ class Lane {
 
 export function createInprocQueue(options: InprocQueueOptions): TaskQueue {
   const maxAttempts = options.maxAttempts ?? 5;
+  const names = options.jobs ?? JOB_NAMES;
   const backoffMs = options.backoffMs ?? 100;
   const lanes = new Map<JobName, Lane>();
   const laneOf = (name: JobName) => {
@@ -71,7 +77,7 @@ export function createInprocQueue(options: InprocQueueOptions): TaskQueue {
     if (!l) lanes.set(name, (l = new Lane()));
     return l;
   };
-  let handlers: { [N in JobName]: JobHandler<N> } | undefined;
+  let handlers: JobHandlers | undefined;
   let stopping = false;
   const running = new Set<Promise<void>>();
   const controllers = new Set<AbortController>();
@@ -79,14 +85,20 @@ export function createInprocQueue(options: InprocQueueOptions): TaskQueue {
 
   function pump(name: JobName) {
     const lane = laneOf(name);
-    while (handlers && !stopping && lane.active < options.concurrency[name]) {
+    const held = JOB_CATALOG[name].exclusive ? lane.runningIds : undefined;
+    while (handlers && !stopping && lane.active < (options.concurrency[name] ?? 1)) {
       const job = lane.shift();
       if (!job) return;
       lane.active++;
+      if (held && job.jobId) held.add(job.jobId);
       const controller = new AbortController();
       controllers.add(controller);
       const handler = handlers[name] as JobHandler<JobName>;
+      let followUp: (() => Promise<void>) | undefined;
       const p = handler(job.payload, controller.signal, { redelivered: job.attempt > 0 })
+        .then((next) => {
+          if (typeof next === 'function') followUp = next;
+        })
         .catch((err: unknown) => {
           if (stopping) return;
           if (job.attempt + 1 < maxAttempts) {
@@ -102,8 +114,12 @@ export function createInprocQueue(options: InprocQueueOptions): TaskQueue {
         .finally(() => {
           controllers.delete(controller);
           lane.active--;
+          if (held && job.jobId) held.delete(job.jobId);
           running.delete(p);
           pump(name);
+          followUp?.().catch((err: unknown) => {
+            options.logger.warn({ err, job: name }, 'follow-up of a job failed');
+          });
         });
       running.add(p);
     }
@@ -123,13 +139,14 @@ export function createInprocQueue(options: InprocQueueOptions): TaskQueue {
   function add(job: Job) {
     if (stopping) return;
     const lane = laneOf(job.name);
-    if (job.jobId && lane.waitingIds.has(job.jobId)) return;
+    if (job.jobId && (lane.waitingIds.has(job.jobId) || lane.runningIds.has(job.jobId))) return;
     lane.push(job);
     pump(job.name);
   }
 
   return {
     async enqueue(name, payload, opts: EnqueueOptions = {}) {
+      if (!names.includes(name)) throw new Error(`this queue does not carry ${name} jobs`);
       const job: Job = { name, payload, group: opts.group ?? name, jobId: opts.jobId, attempt: 0 };
       if (opts.delayMs && opts.delayMs > 0) later(job, opts.delayMs);
       else add(job);
@@ -139,13 +156,13 @@ export function createInprocQueue(options: InprocQueueOptions): TaskQueue {
       for (const name of lanes.keys()) pump(name);
     },
     busy() {
-      const out = {} as Record<JobName, number>;
-      for (const name of JOB_NAMES) out[name] = laneOf(name).active;
+      const out: Partial<Record<JobName, number>> = {};
+      for (const name of names) out[name] = laneOf(name).active;
       return out;
     },
     async counts() {
-      const out = {} as Record<JobName, QueueCounts>;
-      for (const name of JOB_NAMES) {
+      const out: Partial<Record<JobName, QueueCounts>> = {};
+      for (const name of names) {
         const l = laneOf(name);
         out[name] = { waiting: l.waiting, active: l.active, delayed: l.delayed };
       }

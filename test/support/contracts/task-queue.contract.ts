@@ -1,9 +1,19 @@
 // The TaskQueue contract: every adapter (in-process now, BullMQ next) runs this suite.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { JobHandler, JobName, JobPayloads, TaskQueue } from '../../../src/ports/task-queue.js';
+import type {
+  JobHandlers,
+  JobName,
+  JobPayloads,
+  TaskQueue,
+} from '../../../src/ports/task-queue.js';
 
-type Handlers = { [N in JobName]: JobHandler<N> };
 const noop = async () => {};
+/** Handlers doing nothing but those given. */
+const handlers = (given: Partial<JobHandlers>): JobHandlers =>
+  Object.assign(
+    { 'swarm.run': noop, 'swarm.advance': noop, 'agent.run': noop, 'webhook.deliver': noop },
+    given,
+  );
 
 function deferred<T = void>() {
   let resolve!: (v: T) => void;
@@ -12,7 +22,7 @@ function deferred<T = void>() {
 }
 
 export interface QueueFixture {
-  /** A new queue with `agent.run` limited to `agentConcurrency`. */
+  /** A new queue with `agent.run` limited to `agentConcurrency` (and `swarm.run` to 2). */
   create(agentConcurrency: number): Promise<TaskQueue>;
 }
 
@@ -38,11 +48,13 @@ export function taskQueueContract(label: string, fixture: QueueFixture): void {
           seen.push([name, p]);
           if (seen.length === 3) all.resolve();
         };
-      q.start({
-        'swarm.advance': record('swarm.advance'),
-        'agent.run': record('agent.run'),
-        'webhook.deliver': record('webhook.deliver'),
-      } as Handlers);
+      q.start(
+        handlers({
+          'swarm.advance': record('swarm.advance'),
+          'agent.run': record('agent.run'),
+          'webhook.deliver': record('webhook.deliver'),
+        }),
+      );
       await q.enqueue('swarm.advance', { swarmId: 's1' });
       await q.enqueue('agent.run', { swarmId: 's1', taskId: 't1' });
       await q.enqueue('webhook.deliver', { swarmId: 's1' });
@@ -64,19 +76,19 @@ export function taskQueueContract(label: string, fixture: QueueFixture): void {
       const order: string[] = [];
       const gates: Array<() => void> = [];
       const done = deferred();
-      q.start({
-        'swarm.advance': noop,
-        'webhook.deliver': noop,
-        'agent.run': async ({ taskId }) => {
-          active++;
-          peak = Math.max(peak, active);
-          busySeen = Math.max(busySeen, q.busy()['agent.run']);
-          order.push(taskId);
-          await new Promise<void>((r) => gates.push(r));
-          active--;
-          if (order.length === 7) done.resolve();
-        },
-      });
+      q.start(
+        handlers({
+          'agent.run': async ({ taskId }) => {
+            active++;
+            peak = Math.max(peak, active);
+            busySeen = Math.max(busySeen, q.busy()['agent.run'] ?? 0);
+            order.push(taskId);
+            await new Promise<void>((r) => gates.push(r));
+            active--;
+            if (order.length === 7) done.resolve();
+          },
+        }),
+      );
       for (let i = 0; i < 6; i++)
         await q.enqueue('agent.run', { swarmId: 'big', taskId: `big-${i}` }, { group: 'big' });
       await q.enqueue('agent.run', { swarmId: 'small', taskId: 'small-0' }, { group: 'small' });
@@ -89,9 +101,9 @@ export function taskQueueContract(label: string, fixture: QueueFixture): void {
       // What the process reports as busy is what runs in it.
       expect(busySeen).toBe(peak);
       const idleBy = Date.now() + 2000;
-      while (q.busy()['agent.run'] > 0 && Date.now() < idleBy)
+      while ((q.busy()['agent.run'] ?? 0) > 0 && Date.now() < idleBy)
         await new Promise((r) => setImmediate(r));
-      expect(q.busy()['agent.run']).toBe(0);
+      expect(q.busy()['agent.run'] ?? 0).toBe(0);
       // The small swarm's only task is not starved behind the big swarm's queue.
       expect(order.indexOf('small-0')).toBeLessThanOrEqual(3);
     });
@@ -102,18 +114,18 @@ export function taskQueueContract(label: string, fixture: QueueFixture): void {
       const first = deferred();
       const block = deferred();
       const sentinel = deferred();
-      q.start({
-        'swarm.advance': async ({ swarmId }) => {
-          runs.push(swarmId);
-          if (swarmId === 'a') {
-            first.resolve();
-            await block.promise;
-          }
-          if (swarmId === 'sentinel') sentinel.resolve();
-        },
-        'agent.run': noop,
-        'webhook.deliver': noop,
-      });
+      q.start(
+        handlers({
+          'swarm.advance': async ({ swarmId }) => {
+            runs.push(swarmId);
+            if (swarmId === 'a') {
+              first.resolve();
+              await block.promise;
+            }
+            if (swarmId === 'sentinel') sentinel.resolve();
+          },
+        }),
+      );
       await q.enqueue('swarm.advance', { swarmId: 'a' }, { jobId: 'adv-a' });
       await first.promise; // 'a' is active: one more with the same id may wait, not two
       await q.enqueue('swarm.advance', { swarmId: 'a2' }, { jobId: 'adv-a' });
@@ -124,20 +136,53 @@ export function taskQueueContract(label: string, fixture: QueueFixture): void {
       expect(runs).toEqual(['a', 'a2', 'sentinel']);
     });
 
+    it('holds an exclusive job id while the job runs, then runs its follow-up', async () => {
+      const q = await make(1);
+      const runs: number[] = [];
+      const first = deferred();
+      const block = deferred();
+      const second = deferred();
+      q.start(
+        handlers({
+          'swarm.run': async () => {
+            const n = runs.push(runs.length + 1);
+            if (n === 1) {
+              first.resolve();
+              await block.promise;
+              // After the job has left the queue its id is free: this enqueue is taken.
+              return () => q.enqueue('swarm.run', { swarmId: 's' }, { jobId: 'run:s' });
+            }
+            second.resolve();
+          },
+        }),
+      );
+      await q.enqueue('swarm.run', { swarmId: 's' }, { jobId: 'run:s' });
+      await first.promise;
+      // Running (there is room for a second run): one with the same id is refused.
+      await q.enqueue('swarm.run', { swarmId: 's' }, { jobId: 'run:s' });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(runs).toEqual([1]);
+      block.resolve();
+      await second.promise;
+      await new Promise((r) => setTimeout(r, 100));
+      expect(runs).toEqual([1, 2]);
+    });
+
     it('runs a delayed job after its delay, and retries a handler that throws', async () => {
       const q = await make(1);
       const t0 = Date.now();
       const delayed = deferred<number>();
       let attempts = 0;
       const retried = deferred();
-      q.start({
-        'swarm.advance': noop,
-        'agent.run': async () => {
-          if (++attempts < 3) throw new Error('database hiccup');
-          retried.resolve();
-        },
-        'webhook.deliver': async () => delayed.resolve(Date.now() - t0),
-      });
+      q.start(
+        handlers({
+          'agent.run': async () => {
+            if (++attempts < 3) throw new Error('database hiccup');
+            retried.resolve();
+          },
+          'webhook.deliver': async () => delayed.resolve(Date.now() - t0),
+        }),
+      );
       await q.enqueue('webhook.deliver', { swarmId: 's' }, { delayMs: 150 });
       await q.enqueue('agent.run', { swarmId: 's', taskId: 't' });
       expect(await delayed.promise).toBeGreaterThanOrEqual(140);
@@ -149,18 +194,18 @@ export function taskQueueContract(label: string, fixture: QueueFixture): void {
       const q = await make(2);
       const started = deferred();
       let sawAbort = false;
-      q.start({
-        'swarm.advance': noop,
-        'webhook.deliver': noop,
-        'agent.run': (_p, signal) =>
-          new Promise<void>((resolve) => {
-            started.resolve();
-            signal.addEventListener('abort', () => {
-              sawAbort = true;
-              resolve();
-            });
-          }),
-      });
+      q.start(
+        handlers({
+          'agent.run': (_p, signal) =>
+            new Promise<void>((resolve) => {
+              started.resolve();
+              signal.addEventListener('abort', () => {
+                sawAbort = true;
+                resolve();
+              });
+            }),
+        }),
+      );
       await q.enqueue('agent.run', { swarmId: 's', taskId: 'forever' });
       await started.promise;
       const t0 = Date.now();
