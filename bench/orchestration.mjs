@@ -453,12 +453,18 @@ async function langGraphChild(cfg) {
 
 // ---- raw BullMQ floor ------------------------------------------------------------------------
 
-/** A child that runs no-op jobs: reports ready, starts on 'go' from the parent. */
+/**
+ * A child that runs no-op jobs (or, with `fakeUrl`, jobs that each make one fake-LLM call and
+ * nothing else): reports ready, starts on 'go' from the parent.
+ */
 async function bullmqFloorChild(cfg) {
   const { Worker } = await import('bullmq');
   const { Redis } = await import('ioredis');
   const connection = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
-  const worker = new Worker(cfg.queue, async () => {}, {
+  const handler = cfg.fakeUrl
+    ? async (job) => void (await callFake(cfg.fakeUrl, 'impl', `floor task ${job.data.i}`))
+    : async () => {};
+  const worker = new Worker(cfg.queue, handler, {
     connection,
     prefix: cfg.prefix,
     concurrency: cfg.concurrency,
@@ -480,10 +486,10 @@ async function bullmqFloorChild(cfg) {
  * The raw BullMQ floor: `jobs` no-op jobs, queued first, then taken by `workers` processes of
  * `concurrency` each through the same Redis; jobs/s from the start signal to the last completion.
  */
-async function bullmqFloor(redisUrl, { jobs, workers, concurrency }) {
+async function bullmqFloor(redisUrl, { jobs, workers, concurrency, fakeUrl }) {
   const { Queue } = await import('bullmq');
   const { Redis } = await import('ioredis');
-  const prefix = `cfnfloor${process.pid}w${workers}`;
+  const prefix = `cfnfloor${process.pid}w${workers}${fakeUrl ? 'llm' : ''}`;
   const queue = 'floor';
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const q = new Queue(queue, { connection, prefix });
@@ -500,7 +506,10 @@ async function bullmqFloor(redisUrl, { jobs, workers, concurrency }) {
     const child = track(
       fork(
         SELF,
-        ['--bullmq-floor-child', JSON.stringify({ redisUrl, prefix, queue, concurrency })],
+        [
+          '--bullmq-floor-child',
+          JSON.stringify({ redisUrl, prefix, queue, concurrency, fakeUrl }),
+        ],
         {
           stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
         },
@@ -531,6 +540,7 @@ async function bullmqFloor(redisUrl, { jobs, workers, concurrency }) {
     jobs,
     workers,
     concurrency,
+    llmCall: Boolean(fakeUrl),
     wallS: wallMs / 1000,
     jobsPerS: jobs / (wallMs / 1000),
     workerCpuMsPerJob: cpu / jobs,
@@ -1262,17 +1272,22 @@ async function main() {
     }
     const floors = [];
     if (redisUrl && only !== 'langgraph' && only !== 'cfn') {
-      for (const workers of [1, 2]) {
-        process.stdout.write(`raw BullMQ floor, ${workers} worker process(es) … `);
-        if (!noWaitIdle) await waitIdle();
-        const f = await bullmqFloor(redisUrl, {
-          jobs: quick ? 2000 : 20000,
-          workers,
-          concurrency: Math.ceil(maxAgents / workers),
-        });
-        console.log(`${f.jobsPerS.toFixed(0)} jobs/s`);
-        floors.push(f);
-      }
+      // The floor proper (no-op jobs), then the same jobs each making one call to the fake LLM:
+      // the most any BullMQ-based agent runner could do here, before persisting anything.
+      for (const fakeUrl of [undefined, fake.url])
+        for (const workers of [1, 2]) {
+          const what = fakeUrl ? 'one fake-LLM call per job' : 'no-op jobs';
+          process.stdout.write(`raw BullMQ floor (${what}), ${workers} worker process(es) … `);
+          if (!noWaitIdle) await waitIdle();
+          const f = await bullmqFloor(redisUrl, {
+            jobs: (quick ? 2000 : 20000) / (fakeUrl ? 4 : 1),
+            workers,
+            concurrency: Math.ceil(maxAgents / workers),
+            fakeUrl,
+          });
+          console.log(`${f.jobsPerS.toFixed(0)} jobs/s`);
+          floors.push(f);
+        }
     }
     const fakeCpuMs = procCpuMs(fake.child.pid) - fakeCpu0;
     const fakeRequests = await fakeCount(fake.url);
@@ -1327,7 +1342,7 @@ async function main() {
     }
     for (const fl of floors) {
       console.log(
-        `raw BullMQ floor, ${fl.workers} worker(s) × concurrency ${fl.concurrency}: ${fl.jobsPerS.toFixed(0)} no-op jobs/s (${f(fl.workerCpuMsPerJob, 3)} ms worker CPU + ${f(fl.redisCpuMsPerJob, 3)} ms Redis CPU per job)`,
+        `raw BullMQ floor, ${fl.workers} worker(s) × concurrency ${fl.concurrency}: ${fl.jobsPerS.toFixed(0)} ${fl.llmCall ? 'jobs/s making one fake-LLM call each' : 'no-op jobs/s'} (${f(fl.workerCpuMsPerJob, 3)} ms worker CPU + ${f(fl.redisCpuMsPerJob, 3)} ms Redis CPU per job)`,
       );
       for (const r of rows.filter((x) =>
         x.system.startsWith(`cfn distributed, ${fl.workers} worker`),

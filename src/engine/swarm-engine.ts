@@ -575,6 +575,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     const claim: Claim = { lease: new AbortController(), running: 0, wake: () => undefined };
     const release = () => claim.lease.abort(signal.reason);
     signal.addEventListener('abort', release, { once: true });
+    claim.lease.signal.addEventListener('abort', () => claim.wake(), { once: true });
     claims.set(swarmId, claim);
     let seen = 0;
     try {
@@ -592,10 +593,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
       for (const t of activeTasks(state)) await enqueueTask(swarmId, t.taskId);
       await advance(swarmId);
       for (;;) {
-        const woken = new Promise<void>((resolve) => {
-          claim.wake = resolve;
-          claim.lease.signal.addEventListener('abort', () => resolve(), { once: true });
-        });
+        const woken = new Promise<void>((resolve) => (claim.wake = resolve));
         const now = await withLock(swarmId, () => load(swarmId));
         seen = now.seq;
         const waits = now.completion !== undefined || activeTasks(now).length === 0;

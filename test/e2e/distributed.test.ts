@@ -77,6 +77,29 @@ async function submit(url: string, body: Record<string, unknown>): Promise<strin
   return ((await res.json()) as { id: string }).id;
 }
 
+/** The swarm's first event of `type`, read off its live stream (which is then closed). */
+async function firstEvent(url: string, id: string, type: string) {
+  const stop = new AbortController();
+  const res = await fetch(`${url}/api/swarms/${id}/events`, {
+    headers: { authorization: `Bearer ${KEY}` },
+    signal: stop.signal,
+  });
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return undefined;
+      text += decoder.decode(value, { stream: true });
+      const found = parseSse(text).find((e) => e.event === type);
+      if (found) return found;
+    }
+  } finally {
+    stop.abort();
+  }
+}
+
 async function getSwarm(url: string, id: string) {
   const res = await fetch(`${url}/api/swarms/${id}`, {
     headers: { authorization: `Bearer ${KEY}` },
@@ -356,4 +379,61 @@ describe('distributed profile', () => {
     expect(new Set(keys).size).toBe(keys.length);
     expect(keys.length).toBeGreaterThanOrEqual(ids.length * 3);
   }, 120_000);
+
+  it('gives its swarm back on SIGTERM: the call stops, another worker finishes the swarm', async () => {
+    let hang = true;
+    llm.setResponder((req) =>
+      hang && agentOf(req) === 'impl-a'
+        ? { hang: true }
+        : agentOf(req).startsWith('impl')
+          ? implementer(0.9)
+          : validator(0.95),
+    );
+    const before = llm.requests.length;
+    const id = await submit(api[0]!, {
+      objective: 'outlive a rolling restart',
+      agents: ['impl-a'],
+      validators: ['val-a'],
+      mode: 'mvp',
+    });
+    await llm.waitUntil(
+      (rs) => rs.slice(before).some((r) => agentOf(r) === 'impl-a' && r.body && !r.completed),
+      30_000,
+    );
+    // The worker running the swarm is the one its task.started names.
+    const started = await firstEvent(api[0]!, id, 'task.started');
+    const runner = children.find(
+      (c) => `${os.hostname()}:${c.child.pid}` === String(started?.data.worker),
+    );
+    expect(runner).toBeDefined();
+    hang = false;
+    const t0 = Date.now();
+    runner!.child.kill('SIGTERM');
+    // The hanging call is aborted when the shutdown timeout (10 s) is up; the process exits 0.
+    expect(await runner!.exited).toEqual({ code: 0, signal: null });
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    await llm.waitUntil(
+      (rs) => rs.slice(before).some((r) => agentOf(r) === 'impl-a' && r.clientClosed),
+      10_000,
+    );
+    const s = await waitForStatus(api[1]!, id, (st) => st !== 'queued' && st !== 'running', 60_000);
+    expect(s.status).toBe('completed');
+    // Another worker took the open task over, as it was (one task.started, no task.failed for
+    // the aborted call), and its call is the task's only completed one.
+    const events = parseSse(
+      await (
+        await fetch(`${api[1]}/api/swarms/${id}/events`, {
+          headers: { authorization: `Bearer ${KEY}` },
+        })
+      ).text(),
+    );
+    const workers = events
+      .filter((e) => e.event === 'task.started' && e.data.taskId === started?.data.taskId)
+      .map((e) => e.data.worker);
+    expect(workers).toEqual([started?.data.worker]);
+    expect(events.filter((e) => e.event === 'task.failed')).toEqual([]);
+    const calls = llm.requests.slice(before).filter((r) => agentOf(r) === 'impl-a');
+    expect(calls.filter((r) => r.completed)).toHaveLength(1);
+    expect(calls.filter((r) => r.clientClosed).length).toBeGreaterThanOrEqual(1);
+  }, 90_000);
 });
