@@ -104,7 +104,7 @@ async function getSwarm(url: string, id: string) {
   const res = await fetch(`${url}/api/swarms/${id}`, {
     headers: { authorization: `Bearer ${KEY}` },
   });
-  return (await res.json()) as { status: string; iteration: number };
+  return (await res.json()) as { status: string; iteration: number; decision?: string };
 }
 
 async function waitForStatus(url: string, id: string, done: (s: string) => boolean, ms = 60_000) {
@@ -289,6 +289,35 @@ describe('distributed profile', () => {
     expect(events.map((e) => e.event)).toContain('task.started');
     // The worker holding the call aborted it: the fake server saw the client leave.
     await llm.waitUntil((rs) => rs.some((r) => agentOf(r) === 'impl-a' && r.clientClosed), 10_000);
+  });
+
+  it('pauses for a human decision, and resumes on a worker when it is sent to the other replica', async () => {
+    llm.setResponder((req) =>
+      agentOf(req).startsWith('impl') ? implementer(0.9) : validator(0.95),
+    );
+    const id = await submit(api[0]!, {
+      objective: 'wait for a person',
+      agents: ['impl-a'],
+      validators: ['val-a'],
+      mode: 'mvp',
+      approval: 'human',
+    });
+    await waitForStatus(api[0]!, id, (st) => st === 'awaiting_decision');
+    // The worker that ran it gave the swarm up while it waits; a decision hands it on again.
+    await new Promise((r) => setTimeout(r, 300));
+    const res = await fetch(`${api[1]}/api/swarms/${id}/decision`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ decision: 'PROCEED', feedback: 'ship it' }),
+    });
+    expect(res.status).toBe(200);
+    const s = await waitForStatus(
+      api[0]!,
+      id,
+      (st) => !['queued', 'running', 'awaiting_decision'].includes(st),
+      30_000,
+    );
+    expect(s).toMatchObject({ status: 'completed', decision: 'PROCEED' });
   });
 
   it('loses no swarm and repeats no completed call when a worker is SIGKILLed mid-run', async () => {
