@@ -454,6 +454,33 @@ async function langGraphChild(cfg) {
 // ---- raw BullMQ floor ------------------------------------------------------------------------
 
 /**
+ * The floor's call: the agent's request shape over undici's request API with a keep-alive pool
+ * (the service's own HTTP client), its answer read in full; nothing persisted.
+ */
+let floorPool;
+async function floorCall(url, i) {
+  const { Pool } = await import('undici');
+  floorPool ??= new Pool(url, { connections: 128 });
+  const res = await floorPool.request({
+    path: '/v1/messages',
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-api-key': 'x',
+      'anthropic-version': '2023-06-01',
+    },
+    body: JSON.stringify({
+      model: MODEL,
+      max_tokens: MAX_TOKENS,
+      system: systemPrompt('impl'),
+      messages: [{ role: 'user', content: `floor task ${i}` }],
+    }),
+  });
+  await res.body.json();
+  if (res.statusCode !== 200) throw new Error(`fake LLM: HTTP ${res.statusCode}`);
+}
+
+/**
  * A child that runs no-op jobs (or, with `fakeUrl`, jobs that each make one fake-LLM call and
  * nothing else): reports ready, starts on 'go' from the parent.
  */
@@ -461,9 +488,7 @@ async function bullmqFloorChild(cfg) {
   const { Worker } = await import('bullmq');
   const { Redis } = await import('ioredis');
   const connection = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
-  const handler = cfg.fakeUrl
-    ? async (job) => void (await callFake(cfg.fakeUrl, 'impl', `floor task ${job.data.i}`))
-    : async () => {};
+  const handler = cfg.fakeUrl ? (job) => floorCall(cfg.fakeUrl, job.data.i) : async () => {};
   const worker = new Worker(cfg.queue, handler, {
     connection,
     prefix: cfg.prefix,
@@ -506,10 +531,7 @@ async function bullmqFloor(redisUrl, { jobs, workers, concurrency, fakeUrl }) {
     const child = track(
       fork(
         SELF,
-        [
-          '--bullmq-floor-child',
-          JSON.stringify({ redisUrl, prefix, queue, concurrency, fakeUrl }),
-        ],
+        ['--bullmq-floor-child', JSON.stringify({ redisUrl, prefix, queue, concurrency, fakeUrl })],
         {
           stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
         },
@@ -524,7 +546,8 @@ async function bullmqFloor(redisUrl, { jobs, workers, concurrency, fakeUrl }) {
   const t0 = performance.now();
   for (const c of children) c.send('go');
   for (;;) {
-    const c = await q.getJobCounts('completed');
+    const c = await q.getJobCounts('completed', 'failed');
+    if (c.failed) throw new Error(`raw BullMQ floor: ${c.failed} job(s) failed`);
     if ((c.completed ?? 0) >= jobs) break;
     await sleep(20);
   }
