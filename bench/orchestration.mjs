@@ -212,22 +212,24 @@ function lastJson(text) {
 }
 /** Connection-level retries of callFake (the SDK in the service retries these too). */
 let fakeRetries = 0;
-/** One plain-fetch Anthropic Messages call, the same request shape the SDK sends. */
+/** An Anthropic Messages request, the same shape the SDK sends. */
+const messagesRequest = (agent, text) => ({
+  method: 'POST',
+  headers: {
+    'content-type': 'application/json',
+    'x-api-key': 'x',
+    'anthropic-version': '2023-06-01',
+  },
+  body: JSON.stringify({
+    model: MODEL,
+    max_tokens: MAX_TOKENS,
+    system: systemPrompt(agent),
+    messages: [{ role: 'user', content: text }],
+  }),
+});
+/** One plain-fetch Anthropic Messages call. */
 async function callFake(url, agent, text) {
-  const init = {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-api-key': 'x',
-      'anthropic-version': '2023-06-01',
-    },
-    body: JSON.stringify({
-      model: MODEL,
-      max_tokens: MAX_TOKENS,
-      system: systemPrompt(agent),
-      messages: [{ role: 'user', content: text }],
-    }),
-  };
+  const init = messagesRequest(agent, text);
   let res;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -463,18 +465,7 @@ async function floorCall(url, i) {
   floorPool ??= new Pool(url, { connections: 128 });
   const res = await floorPool.request({
     path: '/v1/messages',
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-api-key': 'x',
-      'anthropic-version': '2023-06-01',
-    },
-    body: JSON.stringify({
-      model: MODEL,
-      max_tokens: MAX_TOKENS,
-      system: systemPrompt('impl'),
-      messages: [{ role: 'user', content: `floor task ${i}` }],
-    }),
+    ...messagesRequest('impl', `floor task ${i}`),
   });
   await res.body.json();
   if (res.statusCode !== 200) throw new Error(`fake LLM: HTTP ${res.statusCode}`);
