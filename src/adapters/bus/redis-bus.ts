@@ -46,12 +46,44 @@ export async function createRedisBus(options: RedisBusOptions): Promise<EventBus
   });
   // ioredis subscribes again by itself after a reconnect.
   await sub.subscribe(channel);
+
+  // "New events" hints are coalesced: the newest seq of each swarm, sent once per turn of the
+  // event loop in one pipeline (a group commit finishes many appends at once), and the appending
+  // step does not wait for Redis.
+  const newest = new Map<string, number>();
+  let flushing: Promise<void> | undefined;
+  const flush = async () => {
+    const batch = [...newest];
+    newest.clear();
+    const p = pub.pipeline();
+    for (const [swarmId, lastSeq] of batch)
+      p.publish(channel, JSON.stringify({ kind: 'events', swarmId, lastSeq }));
+    const results = await p.exec().catch((err: unknown) => [[err]] as Array<[unknown]>);
+    const failed = results?.find(([err]) => err)?.[0];
+    // A hint lost: streams fall back on the log (see the module comment).
+    if (failed) options.logger.warn({ err: failed, kind: 'events' }, 'bus message not published');
+  };
+  const flushSoon = () => {
+    flushing ??= new Promise<void>((resolve) => setImmediate(resolve))
+      .then(flush)
+      .catch((err: unknown) => options.logger.warn({ err }, 'bus messages not published'))
+      .finally(() => {
+        flushing = undefined;
+        if (newest.size) flushSoon();
+      });
+  };
+
   return {
     async publish(message) {
+      if (message.kind === 'events') {
+        newest.set(message.swarmId, Math.max(newest.get(message.swarmId) ?? 0, message.lastSeq));
+        flushSoon();
+        return;
+      }
       try {
         await pub.publish(channel, JSON.stringify(message));
       } catch (err) {
-        // A hint lost: streams and cancellation fall back on the log (see the module comment).
+        // A hint lost: cancellation falls back on the log (see the module comment).
         options.logger.warn({ err, kind: message.kind }, 'bus message not published');
       }
     },
@@ -60,6 +92,7 @@ export async function createRedisBus(options: RedisBusOptions): Promise<EventBus
       return () => listeners.delete(listener);
     },
     async close() {
+      await flushing;
       listeners.clear();
       await Promise.all([pub, sub].map((c) => c.quit().catch(() => c.disconnect())));
     },
