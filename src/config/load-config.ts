@@ -59,7 +59,7 @@ export interface Config {
           readonly stanza: string;
           /** pgbackrest.conf; unset: pgBackRest's default (/etc/pgbackrest/pgbackrest.conf). */
           readonly configFile: string | undefined;
-          /** argv that runs pgbackrest (split on spaces), e.g. `sudo -u postgres pgbackrest`. */
+          /** argv that runs pgbackrest (split on spaces), e.g. `runuser -u postgres -- pgbackrest`. */
           readonly command: readonly string[];
         }
       | undefined;

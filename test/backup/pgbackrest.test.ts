@@ -41,7 +41,7 @@ beforeAll(async () => {
     BACKUP_SCHEDULES: 'off',
     PGBACKREST_STANZA: STANZA,
     PGBACKREST_CONFIG: repo.configFile,
-    // As the guide's `sudo -u postgres pgbackrest`: pgBackRest runs as the cluster's owner.
+    // As the guide says for root: pgBackRest runs as the cluster's owner, environment kept.
     CFN_PGBACKREST_COMMAND:
       process.getuid?.() === 0 ? 'runuser -u postgres -- pgbackrest' : 'pgbackrest',
     ...repo.env,

@@ -10,7 +10,7 @@ import { PgBackRestError } from './pgbackrest-error.js';
 import { parseInfo, parseProgressLine, parseVerify, restoredLabel } from './pgbackrest-output.js';
 
 export interface PgBackRestCliOptions {
-  /** argv that runs pgbackrest: `['pgbackrest']`, or `['sudo', '-u', 'postgres', 'pgbackrest']`. */
+  /** argv that runs pgbackrest: `['pgbackrest']`, or `['runuser', '-u', 'postgres', '--', 'pgbackrest']`. */
   command: readonly string[];
   stanza: string;
   /** Passed as --config; unset: pgBackRest's default file. */
