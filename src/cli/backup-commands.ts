@@ -6,6 +6,7 @@ import type { MaintenanceMode } from '../ops/maintenance.js';
 import type { BackupType } from '../ports/backup.js';
 import { CliError } from './api-client.js';
 import { jsonOption, shellArg } from './command-kit.js';
+import { createPgBackRestCommands, type OpenPhysicalBackups } from './pgbackrest-commands.js';
 import { formatTable } from './table.js';
 
 export interface BackupSession {
@@ -20,6 +21,8 @@ export interface BackupCommandDeps {
     target?: string | undefined;
     onProgress?: (p: BackupProgress) => void;
   }): Promise<BackupSession>;
+  /** `--engine pgbackrest`: opens pgBackRest (fails naming the variable when unconfigured). */
+  pgbackrest?: OpenPhysicalBackups;
   out?: (text: string) => void;
   err?: (text: string) => void;
   /** stderr is a terminal: show a progress line there. */
@@ -27,6 +30,29 @@ export interface BackupCommandDeps {
 }
 
 const TYPES: BackupType[] = ['database', 'app-data'];
+type Engine = 'dump' | 'pgbackrest';
+
+function dumpType(type: string | undefined, fallback: BackupType): BackupType {
+  if (type === undefined) return fallback;
+  if (!(TYPES as string[]).includes(type)) {
+    throw new CliError(
+      `--type is database or app-data, not "${type}" (full, diff and incr need --engine pgbackrest).`,
+    );
+  }
+  return type as BackupType;
+}
+
+/** Options of the dump engine that mean nothing to pgBackRest (or the other way round). */
+function refuse(engine: Engine, given: Record<string, unknown>): void {
+  const names = Object.entries(given)
+    .filter(([, v]) => v !== undefined && v !== false)
+    .map(([k]) => k);
+  if (names.length) {
+    throw new CliError(
+      `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} not for ${engine === 'dump' ? 'the dump engine: add --engine pgbackrest' : '--engine pgbackrest'}.`,
+    );
+  }
+}
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -56,7 +82,13 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
             if (t - last < 100) return;
             last = t;
             shown = true;
-            err(`\r\x1b[2K${p.phase}${p.bytes ? `: ${formatBytes(p.bytes)}` : '…'}`);
+            const done =
+              p.percent !== undefined
+                ? `: ${p.percent.toFixed(1)}%`
+                : p.bytes
+                  ? `: ${formatBytes(p.bytes)}`
+                  : '…';
+            err(`\r\x1b[2K${p.phase}${done}`);
           }
         : undefined,
       clear() {
@@ -88,6 +120,22 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
     const o = new Option('--type <type>', 'database or app-data').choices(TYPES);
     return fallback ? o.default(fallback) : o;
   };
+  const engineOption = () =>
+    new Option(
+      '--engine <engine>',
+      'dump: pg_dump or the PGlite dump; pgbackrest: pgBackRest (needs PGBACKREST_STANZA)',
+    )
+      .choices(['dump', 'pgbackrest'])
+      .default('dump');
+  const physical = createPgBackRestCommands({
+    open: (o) => {
+      if (!deps.pgbackrest) throw new CliError('pgBackRest is not available in this program.');
+      return deps.pgbackrest(o);
+    },
+    out,
+    progressLine,
+    formatBytes,
+  });
 
   const backup = program
     .command('backup')
@@ -95,25 +143,43 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
     .addHelpText(
       'after',
       '\nExamples:\n  $ cfn backup create\n  $ cfn backup create --type app-data --target s3://bucket/cfn\n' +
+        '  $ cfn backup create --engine pgbackrest --type incr\n' +
         '  $ cfn backup verify latest\n  $ cfn backup prune --dry-run',
     );
 
   backup
     .command('create')
-    .description('back up the database (pg_dump or PGlite dump) or the application data')
-    .addOption(typeOption('database'))
+    .description(
+      'back up the database (pg_dump or PGlite dump, or pgBackRest full/diff/incr) or the application data',
+    )
+    .addOption(engineOption())
+    .addOption(
+      new Option(
+        '--type <type>',
+        'database (default) or app-data; with --engine pgbackrest: full, diff or incr (default incr)',
+      ),
+    )
     .addOption(targetOption())
     .option('--include-secrets', 'app data: also record secret settings (keys, tokens, URLs)')
     .addOption(jsonOption())
     .action(
       async (opts: {
-        type: BackupType;
+        engine: Engine;
+        type?: string;
         target?: string;
         includeSecrets?: boolean;
         json?: boolean;
       }) => {
+        if (opts.engine === 'pgbackrest') {
+          refuse('pgbackrest', {
+            '--target': opts.target,
+            '--include-secrets': opts.includeSecrets,
+          });
+          return physical.create(opts);
+        }
+        const type = dumpType(opts.type, 'database');
         const m = await withSession(opts.target, (s) =>
-          s.service.create({ type: opts.type, includeSecrets: Boolean(opts.includeSecrets) }),
+          s.service.create({ type, includeSecrets: Boolean(opts.includeSecrets) }),
         );
         if (opts.json) out(JSON.stringify(m, null, 2) + '\n');
         else {
@@ -131,54 +197,75 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
 
   backup
     .command('list')
-    .description('backups in the target, newest first')
+    .description('backups in the target (or the pgBackRest repository), newest first')
+    .addOption(engineOption())
     .addOption(typeOption())
     .addOption(targetOption())
     .addOption(jsonOption())
-    .action(async (opts: { type?: BackupType; target?: string; json?: boolean }) => {
-      const items = await withSession(opts.target, (s) => s.service.list(opts.type));
-      if (opts.json) {
-        out(JSON.stringify(items, null, 2) + '\n');
-        return;
-      }
-      if (!items.length) {
-        out('No backups yet. Create one with `cfn backup create`.\n');
-        return;
-      }
-      out(
-        formatTable(
-          ['ID', 'TYPE', 'CREATED', 'SIZE', 'ENCRYPTED', 'VERIFIED'],
-          items.map(({ manifest: m, verifiedAt }) => [
-            m.id,
-            m.type,
-            m.createdAt,
-            formatBytes(m.sizeBytes),
-            m.encryption ? 'yes' : 'no',
-            verifiedAt ? verifiedAt.toISOString() : '-',
-          ]),
-        ),
-      );
-    });
+    .action(
+      async (opts: { engine: Engine; type?: BackupType; target?: string; json?: boolean }) => {
+        if (opts.engine === 'pgbackrest') {
+          refuse('pgbackrest', { '--type': opts.type, '--target': opts.target });
+          return physical.list(opts);
+        }
+        const items = await withSession(opts.target, (s) => s.service.list(opts.type));
+        if (opts.json) {
+          out(JSON.stringify(items, null, 2) + '\n');
+          return;
+        }
+        if (!items.length) {
+          out('No backups yet. Create one with `cfn backup create`.\n');
+          return;
+        }
+        out(
+          formatTable(
+            ['ID', 'TYPE', 'CREATED', 'SIZE', 'ENCRYPTED', 'VERIFIED'],
+            items.map(({ manifest: m, verifiedAt }) => [
+              m.id,
+              m.type,
+              m.createdAt,
+              formatBytes(m.sizeBytes),
+              m.encryption ? 'yes' : 'no',
+              verifiedAt ? verifiedAt.toISOString() : '-',
+            ]),
+          ),
+        );
+      },
+    );
 
   backup
     .command('verify')
-    .description('check a backup: checksum, then a test restore into a scratch database')
-    .argument('<id|latest>', 'a backup id (`cfn backup list`) or latest')
+    .description(
+      'check a backup: checksum, then a test restore into a scratch database (pgBackRest: the whole repository)',
+    )
+    .argument('[id|latest]', 'a backup id (`cfn backup list`) or latest (the default)')
+    .addOption(engineOption())
     .addOption(typeOption())
     .addOption(targetOption())
     .addOption(jsonOption())
-    .action(async (ref: string, opts: { type?: BackupType; target?: string; json?: boolean }) => {
-      const r = await withSession(opts.target, (s) => s.service.verify(ref, opts.type));
-      if (opts.json) out(JSON.stringify(r, null, 2) + '\n');
-      else
-        out(
-          `Backup ${r.id} is good: sha256 matches, ` +
-            (r.rowCounts
-              ? `test restore has ${Object.values(r.rowCounts).reduce((a, b) => a + b, 0)} rows in ${Object.keys(r.rowCounts).length} tables as recorded`
-              : `${r.entries} archive entries`) +
-            ` (${(r.durationMs / 1000).toFixed(1)} s).\n`,
+    .action(
+      async (
+        ref: string | undefined,
+        opts: { engine: Engine; type?: BackupType; target?: string; json?: boolean },
+      ) => {
+        if (opts.engine === 'pgbackrest') {
+          refuse('pgbackrest', { '--type': opts.type, '--target': opts.target });
+          return physical.verify(ref, opts);
+        }
+        const r = await withSession(opts.target, (s) =>
+          s.service.verify(ref ?? 'latest', opts.type),
         );
-    });
+        if (opts.json) out(JSON.stringify(r, null, 2) + '\n');
+        else
+          out(
+            `Backup ${r.id} is good: sha256 matches, ` +
+              (r.rowCounts
+                ? `test restore has ${Object.values(r.rowCounts).reduce((a, b) => a + b, 0)} rows in ${Object.keys(r.rowCounts).length} tables as recorded`
+                : `${r.entries} archive entries`) +
+              ` (${(r.durationMs / 1000).toFixed(1)} s).\n`,
+          );
+      },
+    );
 
   backup
     .command('prune')
@@ -218,22 +305,62 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
 
   program
     .command('restore')
-    .description('replace the database with a backup (maintenance mode during the restore)')
-    .argument('<id|latest>', 'a database backup id (`cfn backup list`) or latest')
+    .description(
+      'replace the database with a backup (maintenance mode during the restore), or write a ' +
+        'data directory from pgBackRest to a point in time',
+    )
+    .argument(
+      '[id|latest]',
+      'a database backup id (`cfn backup list`) or latest; pgBackRest: a backup label, default latest',
+    )
     .option('--yes', 'confirm: the current database content is replaced')
     .option('--into <dir>', 'app-data backups: extract into this new or empty directory')
+    .addOption(engineOption())
+    .option(
+      '--to <time>',
+      'pgbackrest: recover to this time, with its zone ("2026-03-01 14:30:00+00"); default: to the end of the WAL',
+    )
+    .option(
+      '--pg-data <dir>',
+      'pgbackrest: the new or empty data directory to write (default: pg1-path of the stanza)',
+    )
     .addOption(typeOption())
     .addOption(targetOption())
     .addOption(jsonOption())
     .addHelpText(
       'after',
-      '\nExamples:\n  $ cfn restore latest --yes\n  $ cfn restore latest --type app-data --into ./restored',
+      '\nExamples:\n  $ cfn restore latest --yes\n  $ cfn restore latest --type app-data --into ./restored\n' +
+        '  $ cfn restore --engine pgbackrest --to "2026-03-01 14:30:00+00" --pg-data /var/lib/postgresql/15/restored',
     )
     .action(
       async (
-        ref: string,
-        opts: { yes?: boolean; into?: string; type?: BackupType; target?: string; json?: boolean },
+        refArg: string | undefined,
+        opts: {
+          yes?: boolean;
+          into?: string;
+          engine: Engine;
+          to?: string;
+          pgData?: string;
+          type?: BackupType;
+          target?: string;
+          json?: boolean;
+        },
       ) => {
+        if (opts.engine === 'pgbackrest') {
+          refuse('pgbackrest', {
+            '--into': opts.into,
+            '--type': opts.type,
+            '--target': opts.target,
+          });
+          return physical.restore(refArg, opts);
+        }
+        refuse('dump', { '--to': opts.to, '--pg-data': opts.pgData });
+        if (refArg === undefined) {
+          throw new CliError(
+            'restore takes a backup id (`cfn backup list`) or latest; nothing was changed.',
+          );
+        }
+        const ref = refArg;
         if (opts.into || opts.type === 'app-data' || ref.startsWith('app-data-')) {
           if (!opts.into) {
             throw new CliError(

@@ -17,7 +17,10 @@ export interface DirectKeys {
 }
 
 export interface CliDeps
-  extends SwarmCommandDeps, LogCommandDeps, Pick<BackupCommandDeps, 'backups' | 'errIsTTY'> {
+  extends
+    SwarmCommandDeps,
+    LogCommandDeps,
+    Pick<BackupCommandDeps, 'backups' | 'pgbackrest' | 'errIsTTY'> {
   version: string;
   /** Runs the service, or one part of it, until a signal stops it. */
   start(role: 'all' | 'api' | 'worker'): Promise<void>;

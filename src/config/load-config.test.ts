@@ -65,6 +65,8 @@ describe('loadConfig', () => {
     ['METRICS_TOKEN', 'short'],
     ['BODY_LIMIT', 'lots'],
     ['DATABASE_URL', 'not a url'],
+    ['PGBACKREST_STANZA', 'two words'],
+    ['PGBACKREST_STANZA', '-dash-first'],
   ])('names %s in the error for %j', (variable, value) => {
     try {
       load({ [variable]: value });
@@ -82,6 +84,31 @@ describe('loadConfig', () => {
   it('requires DATABASE_URL when a read replica is configured', () => {
     expect(() => load({ DATABASE_READ_URL: 'postgres://r/db' })).toThrow(
       /DATABASE_READ_URL: requires DATABASE_URL/,
+    );
+  });
+
+  it('enables pgBackRest with a stanza, and requires PostgreSQL for it', () => {
+    expect(load({}).backup.pgbackrest).toBeUndefined();
+    const url = 'postgres://u@db/claudeflow';
+    expect(load({ DATABASE_URL: url, PGBACKREST_STANZA: 'cfn' }).backup.pgbackrest).toEqual({
+      stanza: 'cfn',
+      configFile: undefined,
+      command: ['pgbackrest'],
+    });
+    expect(
+      load({
+        DATABASE_URL: url,
+        PGBACKREST_STANZA: 'main-15',
+        PGBACKREST_CONFIG: 'etc/pgbackrest.conf',
+        CFN_PGBACKREST_COMMAND: ' sudo -u postgres  pgbackrest ',
+      }).backup.pgbackrest,
+    ).toEqual({
+      stanza: 'main-15',
+      configFile: '/srv/app/etc/pgbackrest.conf',
+      command: ['sudo', '-u', 'postgres', 'pgbackrest'],
+    });
+    expect(() => load({ PGBACKREST_STANZA: 'cfn' })).toThrow(
+      /^Invalid environment variable PGBACKREST_STANZA: requires DATABASE_URL/,
     );
   });
 });

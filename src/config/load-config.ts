@@ -53,6 +53,16 @@ export interface Config {
       readonly verify: string;
     };
     readonly maintenanceCacheMs: number;
+    /** pgBackRest for incremental backups and point-in-time recovery; unset: not configured. */
+    readonly pgbackrest:
+      | {
+          readonly stanza: string;
+          /** pgbackrest.conf; unset: pgBackRest's default (/etc/pgbackrest/pgbackrest.conf). */
+          readonly configFile: string | undefined;
+          /** argv that runs pgbackrest (split on spaces), e.g. `runuser -u postgres -- pgbackrest`. */
+          readonly command: readonly string[];
+        }
+      | undefined;
   };
   readonly engine: {
     readonly agentsDir: string;
@@ -146,6 +156,12 @@ export function loadConfig(
       'set both BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY, or neither',
     );
   }
+  if (e.PGBACKREST_STANZA && !e.DATABASE_URL) {
+    throw new ConfigError(
+      'PGBACKREST_STANZA',
+      'requires DATABASE_URL (pgBackRest backs up a PostgreSQL server, not the embedded database)',
+    );
+  }
   const rawKey = e.BACKUP_ENCRYPTION_KEY;
   return deepFreeze({
     env: e.NODE_ENV,
@@ -198,6 +214,13 @@ export function loadConfig(
         verify: e.BACKUP_SCHEDULE_VERIFY,
       },
       maintenanceCacheMs: e.CFN_MAINTENANCE_CACHE_MS,
+      pgbackrest: e.PGBACKREST_STANZA
+        ? {
+            stanza: e.PGBACKREST_STANZA,
+            configFile: e.PGBACKREST_CONFIG ? path.resolve(cwd, e.PGBACKREST_CONFIG) : undefined,
+            command: e.CFN_PGBACKREST_COMMAND.trim().split(/\s+/),
+          }
+        : undefined,
     },
     engine: {
       agentsDir: path.resolve(cwd, e.CFN_AGENTS_DIR),

@@ -166,6 +166,20 @@ export const envSchema = z.object({
   BACKUP_SCHEDULE_PRUNE: z.preprocess(emptyAsUndefined, z.string().default('30 3 * * *')),
   BACKUP_SCHEDULE_VERIFY: z.preprocess(emptyAsUndefined, z.string().default('0 4 * * *')),
   CFN_MAINTENANCE_CACHE_MS: int(0, 60_000, 1000),
+  // pgBackRest (incremental backups, point-in-time recovery): the stanza enables the engine.
+  // PGBACKREST_STANZA and PGBACKREST_CONFIG are pgBackRest's own variables too, same meaning.
+  PGBACKREST_STANZA: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+        message:
+          'expected a stanza name: up to 64 letters, digits, _, - or ., not starting with _, - or .',
+      })
+      .optional(),
+  ),
+  PGBACKREST_CONFIG: optionalString,
+  CFN_PGBACKREST_COMMAND: z.preprocess(emptyAsUndefined, z.string().default('pgbackrest')),
 
   // Commands in workspaces start from these (never the service's own environment).
   PATH: z.preprocess(emptyAsUndefined, z.string().default('/usr/local/bin:/usr/bin:/bin')),

@@ -13,6 +13,7 @@ import {
   createScratchDatabases,
 } from '../adapters/db/backup-dumper.js';
 import { createLeaderLock } from '../adapters/db/leader-lock.js';
+import { createPgBackRestCli } from '../adapters/pgbackrest/pgbackrest-cli.js';
 import { LOCK_KEYS, migrateDatabase } from '../adapters/db/migrate.js';
 import { AppError } from '../domain/errors.js';
 import {
@@ -20,8 +21,13 @@ import {
   type BackupProgress,
   type BackupService,
 } from '../ops/backup-service.js';
+import {
+  createPhysicalBackupService,
+  type PhysicalBackupService,
+} from '../ops/physical-backup-service.js';
 import type { BlobStore } from '../ports/blob-store.js';
-import type { DatabaseDumper } from '../ports/backup.js';
+import type { BackupCatalog, DatabaseDumper } from '../ports/backup.js';
+import type { Logger } from '../ports/logger.js';
 import type { Runtime } from './runtime.js';
 import { DEFAULT_APP_LOG_DAYS, DEFAULT_AUDIT_LOG_DAYS, pruneLogs } from '../ops/log-retention.js';
 
@@ -87,6 +93,9 @@ export function createBackupTools(runtime: Runtime, options: BackupToolsOptions)
           'RATE_LIMIT_PER_MINUTE',
           'TRUST_PROXY',
           'BODY_LIMIT',
+          // pgBackRest's own secrets (PGBACKREST_REPO1_*) are never recorded.
+          'PGBACKREST_STANZA',
+          'PGBACKREST_CONFIG',
         ].includes(k)
       )
     )
@@ -134,6 +143,42 @@ export function createBackupTools(runtime: Runtime, options: BackupToolsOptions)
       }
     },
     logger: runtime.logger,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+}
+
+/** The pgBackRest settings, or a clear error naming the variable to set. */
+export function requirePgBackRest(config: Config): NonNullable<Config['backup']['pgbackrest']> {
+  const p = config.backup.pgbackrest;
+  if (!p) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      'pgBackRest is not configured: set PGBACKREST_STANZA to the stanza of this database ' +
+        '(and PGBACKREST_CONFIG when pgbackrest.conf is not /etc/pgbackrest/pgbackrest.conf); ' +
+        'see docs/operations/backup-and-recovery.md.',
+    );
+  }
+  return p;
+}
+
+export function createPgBackRestTools(
+  config: Config,
+  options: {
+    catalog?: BackupCatalog | undefined;
+    logger: Logger;
+    onProgress?: ((p: BackupProgress) => void) | undefined;
+  },
+): PhysicalBackupService {
+  const p = requirePgBackRest(config);
+  return createPhysicalBackupService({
+    engine: createPgBackRestCli({
+      command: p.command,
+      stanza: p.stanza,
+      configFile: p.configFile,
+      logger: options.logger,
+    }),
+    catalog: options.catalog,
+    logger: options.logger,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
 }

@@ -9,8 +9,8 @@ import { AppError } from '../domain/errors.js';
 import { redactQueryParams, redactUrlCredentials } from '../observability/redact.js';
 import { pruneLogs } from '../ops/log-retention.js';
 import { readBuildInfo } from './build-info.js';
-import { createBackupTools } from './backup-runtime.js';
-import { createRuntime, type Role } from './runtime.js';
+import { createBackupTools, createPgBackRestTools, requirePgBackRest } from './backup-runtime.js';
+import { createAppLogger, createRuntime, type Role } from './runtime.js';
 import { startServer } from './server.js';
 
 let cachedConfig: Config | undefined;
@@ -66,6 +66,27 @@ const program = createProgram({
       await runtime.close();
       throw err;
     }
+  },
+  async pgbackrest({ withCatalog, onProgress }) {
+    const c = config();
+    if (!withCatalog) {
+      // A restore: the database is down, so no runtime; only a logger.
+      const logger = createAppLogger(c, readBuildInfo(c.buildCommit), oneShot().logDestination);
+      return {
+        service: createPgBackRestTools(c, { logger, onProgress }),
+        close: async () => {},
+      };
+    }
+    requirePgBackRest(c); // a missing PGBACKREST_STANZA fails before connecting to anything
+    const runtime = await createRuntime(c, oneShot());
+    return {
+      service: createPgBackRestTools(c, {
+        catalog: runtime.backupCatalog,
+        logger: runtime.logger,
+        onProgress,
+      }),
+      close: () => runtime.close(),
+    };
   },
   async directKeys() {
     const runtime = await createRuntime(config(), oneShot());

@@ -23,6 +23,7 @@ import {
 import { createMaintenanceMode, type MaintenanceMode } from '../ops/maintenance.js';
 import { registerBackupMetrics } from '../observability/backup-metrics.js';
 import type { BackupCatalog } from '../ports/backup.js';
+import { PHYSICAL_BACKUP_KINDS } from '../ports/physical-backup.js';
 
 export interface Runtime {
   config: Config;
@@ -105,7 +106,13 @@ export async function createRuntime(
       cacheMs: config.backup.maintenanceCacheMs,
     });
     const backupCatalog = createPgBackupCatalog(database.db);
-    registerBackupMetrics(metrics.registry, () => backupCatalog.list());
+    registerBackupMetrics(metrics.registry, () => backupCatalog.list(), [
+      'database',
+      'app-data',
+      ...(config.backup.pgbackrest
+        ? PHYSICAL_BACKUP_KINDS.map((k) => `pgbackrest-${k}` as const)
+        : []),
+    ]);
     const health = createHealthService({
       version: build.version,
       probes,

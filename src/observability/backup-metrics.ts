@@ -1,13 +1,15 @@
 // Backup metrics read from the real catalog at scrape time, so every replica reports the same
 // figures whichever process made the backup: last success, duration, size, failures by type.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { BackupRecord, BackupType } from '../ports/backup.js';
+import type { BackupRecord } from '../ports/backup.js';
 
-const TYPES: readonly BackupType[] = ['database', 'app-data'];
+type RecordType = BackupRecord['type'];
 
+/** The `type` label's values: the dump backups, plus pgBackRest's when it is configured. */
 export function registerBackupMetrics(
   registry: Registry,
   catalog: () => Promise<readonly BackupRecord[]>,
+  types: readonly RecordType[] = ['database', 'app-data'],
 ): void {
   // One catalog read per scrape, shared by the four metrics.
   let pending: Promise<readonly BackupRecord[]> | undefined;
@@ -17,7 +19,7 @@ export function registerBackupMetrics(
       .finally(() => setTimeout(() => (pending = undefined), 0));
     return pending;
   };
-  const lastGood = (rows: readonly BackupRecord[], type: BackupType) =>
+  const lastGood = (rows: readonly BackupRecord[], type: RecordType) =>
     rows
       .filter((r) => r.type === type && r.status === 'completed')
       .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())[0];
@@ -37,7 +39,7 @@ export function registerBackupMetrics(
         const rows = await read();
         // No backup yet: no series, so alert rules can tell "never" (absent) from "long ago".
         this.reset();
-        for (const type of TYPES) {
+        for (const type of types) {
           const r = lastGood(rows, type);
           const v = r ? value(r) : undefined;
           if (v != null) this.set({ type }, v);
@@ -65,7 +67,7 @@ export function registerBackupMetrics(
     async collect() {
       const rows = await read();
       this.reset();
-      for (const type of TYPES) {
+      for (const type of types) {
         this.inc({ type }, rows.filter((r) => r.type === type && r.status === 'failed').length);
       }
     },

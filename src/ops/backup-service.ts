@@ -34,6 +34,8 @@ import { maintenanceRowSql, type MaintenanceMode } from './maintenance.js';
 export interface BackupProgress {
   phase: string;
   bytes: number;
+  /** How far it is, when the tool tells (pgBackRest). */
+  percent?: number;
 }
 
 export interface AppDataSources {

@@ -1,8 +1,11 @@
 // What backup and restore need from the database: a consistent dump as a stream, a restore from
 // one, per-table row counts and checksums, and the catalog of backups.
 import type { Readable } from 'node:stream';
+import type { PhysicalBackupKind } from './physical-backup.js';
 
 export type BackupType = 'database' | 'app-data';
+/** What the catalog calls a pgBackRest backup: `pgbackrest-full`, `-diff`, `-incr`. */
+export type PhysicalBackupType = `pgbackrest-${PhysicalBackupKind}`;
 export type DatabaseKind = 'pglite' | 'postgres';
 
 /** Counts per table, keyed `schema.table` (e.g. `public.swarms`). */
@@ -63,7 +66,7 @@ export interface BackupManifest {
 
 export interface BackupRecord {
   id: string;
-  type: BackupType;
+  type: BackupType | PhysicalBackupType;
   status: 'running' | 'completed' | 'failed';
   target: string;
   key: string;
