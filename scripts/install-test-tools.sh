@@ -22,6 +22,7 @@ TOOLS=(
   prometheus-alertmanager:prometheus-alertmanager
   amtool:prometheus-alertmanager
   yamllint:yamllint
+  shellcheck:shellcheck
   pgbackrest:pgbackrest
 )
 

@@ -19,6 +19,7 @@ const PACKAGES: Record<string, string> = {
   'prometheus-alertmanager': 'prometheus-alertmanager',
   amtool: 'prometheus-alertmanager',
   yamllint: 'yamllint',
+  shellcheck: 'shellcheck',
 };
 
 /** The tool's path; a missing tool fails the test with what to install (never a skip). */
