@@ -10,6 +10,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { HealthProbe } from '../../ports/health-check.js';
 import type { Logger } from '../../ports/logger.js';
+import { localPgliteHandle, type PgliteHandle } from './pglite-handle.js';
 import { lockDataDir } from './pglite-lock.js';
 import { schema } from './schema.js';
 
@@ -22,8 +23,8 @@ export interface Database {
   /** A read replica when DATABASE_READ_URL is set, else the primary. */
   readonly readDb: Db;
   readonly probes: readonly HealthProbe[];
-  /** The embedded engine itself (backups dump it); absent for PostgreSQL. */
-  readonly pglite?: PGlite;
+  /** The embedded engine (backups dump and restore it); absent for PostgreSQL. */
+  readonly pglite?: PgliteHandle;
   /** The primary's URL (backups run pg_dump/psql against it); absent for PGlite. */
   readonly url?: string;
   /** Runs `fn` holding a session-level advisory lock, on one connection. */
@@ -78,7 +79,7 @@ async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
     kind: 'pglite',
     db,
     readDb: db,
-    pglite: client,
+    pglite: localPgliteHandle(client),
     probes: [probe('database', db)],
     // One process owns a PGlite directory (the lock file), so the advisory lock only orders work
     // inside this process; it is taken anyway to keep one code path.
