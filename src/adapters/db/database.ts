@@ -1,8 +1,9 @@
-// Opens the database the configuration names: PGlite under the data directory (embedded) or a
-// node-postgres pool (distributed), both behind the same Drizzle type, plus health probes.
+// Opens the database the configuration names: PGlite under the data directory (embedded, on a
+// worker thread) or a node-postgres pool (distributed), both behind the same Drizzle type, plus
+// health probes.
 import fs from 'node:fs';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -10,8 +11,9 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { HealthProbe } from '../../ports/health-check.js';
 import type { Logger } from '../../ports/logger.js';
-import { localPgliteHandle, type PgliteHandle } from './pglite-handle.js';
+import type { PgliteHandle } from './pglite-handle.js';
 import { lockDataDir } from './pglite-lock.js';
+import { PgliteWorkerClient, type PgliteWorkerOptions } from './pglite-worker-client.js';
 import { schema } from './schema.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -41,6 +43,8 @@ export interface OpenDatabaseOptions {
   dataDir: string;
   logger: Logger;
   applicationName?: string;
+  /** Options of the embedded database's worker thread (tests: make it run out of memory). */
+  pgliteWorker?: Pick<PgliteWorkerOptions, 'resourceLimits' | 'closeTimeoutMs'>;
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
@@ -59,27 +63,31 @@ function probe(name: string, db: Db): HealthProbe {
 async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
   const inMemory = options.dataDir.startsWith('memory://');
   let release = () => {};
-  let client: PGlite;
-  if (inMemory) {
-    client = await PGlite.create();
-  } else {
+  if (!inMemory) {
     fs.mkdirSync(options.dataDir, { recursive: true });
     const lock = lockDataDir(path.join(options.dataDir, 'pglite.lock'), options.dataDir);
     release = () => lock.release();
-    try {
-      client = await PGlite.create(path.join(options.dataDir, 'pglite'));
-    } catch (err) {
-      release();
-      throw err;
-    }
   }
-  const db = drizzlePglite({ client, schema }) as unknown as Db;
+  let client: PgliteWorkerClient;
+  try {
+    client = await PgliteWorkerClient.start({
+      dataDir: inMemory ? null : path.join(options.dataDir, 'pglite'),
+      logger: options.logger,
+      ...options.pgliteWorker,
+    });
+  } catch (err) {
+    release();
+    throw err;
+  }
+  // The worker client answers every call drizzle-orm/pglite makes of a PGlite (query with
+  // rowMode and identity parsers, exec, transaction); the type asks for the class itself.
+  const db = drizzlePglite({ client: client as unknown as PGlite, schema }) as unknown as Db;
   let closed = false;
   return {
     kind: 'pglite',
     db,
     readDb: db,
-    pglite: localPgliteHandle(client),
+    pglite: client,
     probes: [probe('database', db)],
     // One process owns a PGlite directory (the lock file), so the advisory lock only orders work
     // inside this process; it is taken anyway to keep one code path.
@@ -173,7 +181,8 @@ export type RawQuery = (
 /** The driver under a Drizzle handle, for hot paths where query building costs more than the query. */
 export function rawQueryOf(db: Db): RawQuery {
   const client = (db as unknown as { $client: unknown }).$client;
-  if (client instanceof PGlite) return (_name, text, values) => client.query(text, values);
+  if (client instanceof PgliteWorkerClient)
+    return (_name, text, values) => client.query(text, values);
   const pool = client as pg.Pool;
   return (name, text, values) => pool.query({ name, text, values });
 }
