@@ -1,8 +1,6 @@
 // Opens the database the configuration names: PGlite under the data directory (embedded, on a
 // worker thread) or a node-postgres pool (distributed), both behind the same Drizzle type, plus
 // health probes.
-import fs from 'node:fs';
-import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -12,7 +10,8 @@ import pg from 'pg';
 import type { HealthProbe } from '../../ports/health-check.js';
 import type { Logger } from '../../ports/logger.js';
 import type { PgliteHandle } from './pglite-handle.js';
-import { lockDataDir } from './pglite-lock.js';
+import { AppError } from '../../domain/errors.js';
+import { startOpeningPglite, type PgliteOpening } from './pglite-open.js';
 import { PgliteWorkerClient, type PgliteWorkerOptions } from './pglite-worker-client.js';
 import { schema } from './schema.js';
 
@@ -45,10 +44,12 @@ export interface OpenDatabaseOptions {
   applicationName?: string;
   /** Options of the embedded database's worker thread (tests: make it run out of memory). */
   pgliteWorker?: Pick<PgliteWorkerOptions, 'resourceLimits' | 'closeTimeoutMs'>;
+  /** The embedded database, already being opened for `dataDir` (cfn start begins it early). */
+  pgliteOpening?: PgliteOpening;
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
-  return options.url ? openPostgres({ ...options, url: options.url }) : openPglite(options);
+  return options.url ? openPostgres({ ...options, url: options.url }) : openEmbedded(options);
 }
 
 function probe(name: string, db: Db): HealthProbe {
@@ -60,25 +61,23 @@ function probe(name: string, db: Db): HealthProbe {
   };
 }
 
-async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
-  const inMemory = options.dataDir.startsWith('memory://');
-  let release = () => {};
-  if (!inMemory) {
-    fs.mkdirSync(options.dataDir, { recursive: true });
-    const lock = lockDataDir(path.join(options.dataDir, 'pglite.lock'), options.dataDir);
-    release = () => lock.release();
+async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
+  if (options.pgliteOpening && options.pgliteOpening.dataDir !== options.dataDir) {
+    throw new AppError(
+      'INTERNAL',
+      `The embedded database was opened for ${options.pgliteOpening.dataDir}, not ${options.dataDir}`,
+    );
   }
-  let client: PgliteWorkerClient;
-  try {
-    client = await PgliteWorkerClient.start({
-      dataDir: inMemory ? null : path.join(options.dataDir, 'pglite'),
+  const opening =
+    options.pgliteOpening ??
+    startOpeningPglite({
+      dataDir: options.dataDir,
       logger: options.logger,
       ...options.pgliteWorker,
     });
-  } catch (err) {
-    release();
-    throw err;
-  }
+  const client = await opening.client;
+  client.setLogger(options.logger);
+  const release = () => opening.release();
   // The worker client answers every call drizzle-orm/pglite makes of a PGlite (query with
   // rowMode and identity parsers, exec, transaction); the type asks for the class itself.
   const db = drizzlePglite({ client: client as unknown as PGlite, schema }) as unknown as Db;

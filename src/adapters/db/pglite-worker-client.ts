@@ -24,7 +24,8 @@ const WORKER_URL = new URL(
 export interface PgliteWorkerOptions {
   /** Where PGlite keeps its files; null for an in-memory database. */
   dataDir: string | null;
-  logger: Logger;
+  /** Absent while `cfn start` opens the database before its logger exists: see setLogger. */
+  logger?: Logger;
   /** How long close() waits for PGlite to shut down cleanly before stopping the thread. */
   closeTimeoutMs?: number;
   /** Heap limits of the worker (tests: make it run out of memory). */
@@ -59,7 +60,7 @@ function rawTypesOf(parsers: Record<number, PgliteParser> | undefined): number[]
 
 export class PgliteWorkerClient implements PgliteHandle {
   readonly #worker: Worker;
-  readonly #logger: Logger;
+  #logger: Logger | undefined;
   readonly #closeTimeoutMs: number;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
@@ -99,7 +100,7 @@ export class PgliteWorkerClient implements PgliteHandle {
     this.#worker.on('message', (reply: Reply) => this.#onReply(reply));
     this.#worker.on('error', (err) => {
       this.#lastError = err;
-      this.#logger.error({ err }, 'the embedded database worker failed');
+      this.#logger?.error({ err }, 'the embedded database worker failed');
     });
     this.#worker.on('messageerror', (err) => {
       // An answer that cannot be read leaves its caller waiting: stop, and fail everything.
@@ -107,6 +108,11 @@ export class PgliteWorkerClient implements PgliteHandle {
       void this.#worker.terminate();
     });
     this.#worker.on('exit', (code) => this.#onExit(code));
+  }
+
+  /** Where the worker's failures and close warnings are logged from now on. */
+  setLogger(logger: Logger): void {
+    this.#logger = logger;
   }
 
   query<T>(
@@ -173,7 +179,7 @@ export class PgliteWorkerClient implements PgliteHandle {
         closed.then(
           () => false,
           (err: unknown) => {
-            this.#logger.warn({ err }, 'the embedded database did not close cleanly');
+            this.#logger?.warn({ err }, 'the embedded database did not close cleanly');
             return false;
           },
         ),
@@ -183,7 +189,7 @@ export class PgliteWorkerClient implements PgliteHandle {
       ]);
       clearTimeout(timer);
       if (timedOut)
-        this.#logger.warn(
+        this.#logger?.warn(
           { timeoutMs: this.#closeTimeoutMs },
           'the embedded database did not close in time (a transaction still open?): stopping it',
         );
@@ -244,7 +250,7 @@ export class PgliteWorkerClient implements PgliteHandle {
     this.#stopped = reason;
     if (this.#closing === undefined) {
       this.#failure = reason;
-      this.#logger.error({ code }, 'the embedded database worker stopped');
+      this.#logger?.error({ code }, 'the embedded database worker stopped');
     }
     const pending = [...this.#pending.values()];
     this.#pending.clear();
