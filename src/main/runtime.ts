@@ -2,6 +2,7 @@
 // optional Redis, metrics and health. Roles (API, CLI) start from here.
 import type { Config } from '../config/load-config.js';
 import { openDatabase, type Database } from '../adapters/db/database.js';
+import type { PgliteOpening } from '../adapters/db/pglite-open.js';
 import { migrateDatabase, type MigrationResult } from '../adapters/db/migrate.js';
 import { createPgApiKeyStore } from '../adapters/db/api-key-store.js';
 import { createPgAuditLogStore } from '../adapters/db/audit-log-store.js';
@@ -52,6 +53,8 @@ export interface RuntimeOptions {
   withEngine?: boolean;
   /** Which part of the service this process runs (default both). */
   role?: Role;
+  /** The embedded database, already being opened (cfn start begins it before loading the rest). */
+  pgliteOpening?: PgliteOpening;
 }
 
 /**
@@ -82,6 +85,7 @@ export async function createRuntime(
     connectTimeoutMs: config.database.connectTimeoutMs,
     dataDir: config.dataDir,
     logger,
+    pgliteOpening: options.pgliteOpening,
   });
   let redis: RedisConnection | undefined;
   try {

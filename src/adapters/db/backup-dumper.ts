@@ -8,41 +8,12 @@ import path from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PGlite } from '@electric-sql/pglite';
-import { pgDump } from '@electric-sql/pglite-tools/pg_dump';
 import pg from 'pg';
 import { AppError } from '../../domain/errors.js';
-import type {
-  DatabaseDumper,
-  DatabaseKind,
-  RowCounts,
-  ScratchDatabases,
-} from '../../ports/backup.js';
+import type { DatabaseDumper, DatabaseKind, ScratchDatabases } from '../../ports/backup.js';
 import { MIGRATIONS_FOLDER } from './migrate.js';
-
-/** Anything that answers a SQL text with rows (pg.Client, PGlite). */
-interface SqlRunner {
-  rows<T>(text: string): Promise<T[]>;
-}
-
-const TABLES_SQL = `select table_schema as s, table_name as t from information_schema.tables
-  where table_schema in ('public', 'drizzle') and table_type = 'BASE TABLE' order by 1, 2`;
-
-const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
-
-async function listTables(db: SqlRunner): Promise<Array<{ s: string; t: string }>> {
-  return db.rows<{ s: string; t: string }>(TABLES_SQL);
-}
-
-async function countRows(db: SqlRunner): Promise<RowCounts> {
-  const counts: RowCounts = {};
-  for (const { s, t } of await listTables(db)) {
-    const [r] = await db.rows<{ n: string | number }>(
-      `select count(*) as n from ${ident(s)}.${ident(t)}`,
-    );
-    counts[`${s}.${t}`] = Number(r?.n ?? 0);
-  }
-  return counts;
-}
+import { localPgliteHandle, type PgliteHandle } from './pglite-handle.js';
+import { countRows, ident, listTables, type SqlRunner } from './row-counts.js';
 
 async function checksums(db: SqlRunner): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -118,32 +89,16 @@ CREATE SCHEMA public;
 // ---------------------------------------------------------------- PGlite
 
 export function createPgliteDumper(
-  client: PGlite,
+  client: PgliteHandle,
   options: { owned?: boolean } = {},
 ): DatabaseDumper {
   const db: SqlRunner = { rows: async <T>(text: string) => (await client.query<T>(text)).rows };
   return {
     kind: 'pglite',
     async dump() {
-      // PGlite has one session: pg_dump on it would hold a read-only transaction that the
-      // service's own queries would run inside. Dump a clone instead (a consistent copy, in
-      // memory), and count its rows: the counts are exactly what the dump holds. PGlite's
-      // pg_dump writes its output inside WASM memory, so the dump is in memory once (the
-      // embedded database is the small one); everything after it (gzip, encryption, upload)
-      // streams.
-      const copy = (await client.clone()) as PGlite;
-      let text: string;
-      let rowCounts: RowCounts;
-      try {
-        const file = await pgDump({ pg: copy, args: ['--no-owner', '--no-privileges'] });
-        text = await file.text();
-        await copy.exec('ROLLBACK; RESET ALL;');
-        rowCounts = await countRows({
-          rows: async <T>(q: string) => (await copy.query<T>(q)).rows,
-        });
-      } finally {
-        await copy.close();
-      }
+      // A snapshot of a clone (where PGlite runs: see takeSnapshot), in memory once; everything
+      // after it (gzip, encryption, upload) streams.
+      const { sql: text, rowCounts } = await client.snapshot();
       const buf = Buffer.from(text, 'utf8');
       const stream = Readable.from(
         (function* () {
@@ -391,8 +346,8 @@ export function createScratchDatabases(options: {
   return {
     async open(kind: DatabaseKind) {
       if (kind === 'pglite') {
-        const client = await PGlite.create();
-        return createPgliteDumper(client, { owned: true });
+        // In this thread: a scratch database only checks a backup, off the serving path.
+        return createPgliteDumper(localPgliteHandle(await PGlite.create()), { owned: true });
       }
       if (!options.postgresUrl) {
         throw new AppError(

@@ -1,8 +1,7 @@
-// Opens the database the configuration names: PGlite under the data directory (embedded) or a
-// node-postgres pool (distributed), both behind the same Drizzle type, plus health probes.
-import fs from 'node:fs';
-import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+// Opens the database the configuration names: PGlite under the data directory (embedded, on a
+// worker thread) or a node-postgres pool (distributed), both behind the same Drizzle type, plus
+// health probes.
+import type { PGlite } from '@electric-sql/pglite';
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -10,7 +9,10 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { HealthProbe } from '../../ports/health-check.js';
 import type { Logger } from '../../ports/logger.js';
-import { lockDataDir } from './pglite-lock.js';
+import type { PgliteHandle } from './pglite-handle.js';
+import { AppError } from '../../domain/errors.js';
+import { startOpeningPglite, type PgliteOpening } from './pglite-open.js';
+import { PgliteWorkerClient, type PgliteWorkerOptions } from './pglite-worker-client.js';
 import { schema } from './schema.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -22,8 +24,8 @@ export interface Database {
   /** A read replica when DATABASE_READ_URL is set, else the primary. */
   readonly readDb: Db;
   readonly probes: readonly HealthProbe[];
-  /** The embedded engine itself (backups dump it); absent for PostgreSQL. */
-  readonly pglite?: PGlite;
+  /** The embedded engine (backups dump and restore it); absent for PostgreSQL. */
+  readonly pglite?: PgliteHandle;
   /** The primary's URL (backups run pg_dump/psql against it); absent for PGlite. */
   readonly url?: string;
   /** Runs `fn` holding a session-level advisory lock, on one connection. */
@@ -40,10 +42,14 @@ export interface OpenDatabaseOptions {
   dataDir: string;
   logger: Logger;
   applicationName?: string;
+  /** Options of the embedded database's worker thread (tests: make it run out of memory). */
+  pgliteWorker?: Pick<PgliteWorkerOptions, 'resourceLimits' | 'closeTimeoutMs'>;
+  /** The embedded database, already being opened for `dataDir` (cfn start begins it early). */
+  pgliteOpening?: PgliteOpening;
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
-  return options.url ? openPostgres({ ...options, url: options.url }) : openPglite(options);
+  return options.url ? openPostgres({ ...options, url: options.url }) : openEmbedded(options);
 }
 
 function probe(name: string, db: Db): HealthProbe {
@@ -55,24 +61,26 @@ function probe(name: string, db: Db): HealthProbe {
   };
 }
 
-async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
-  const inMemory = options.dataDir.startsWith('memory://');
-  let release = () => {};
-  let client: PGlite;
-  if (inMemory) {
-    client = await PGlite.create();
-  } else {
-    fs.mkdirSync(options.dataDir, { recursive: true });
-    const lock = lockDataDir(path.join(options.dataDir, 'pglite.lock'), options.dataDir);
-    release = () => lock.release();
-    try {
-      client = await PGlite.create(path.join(options.dataDir, 'pglite'));
-    } catch (err) {
-      release();
-      throw err;
-    }
+async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
+  if (options.pgliteOpening && options.pgliteOpening.dataDir !== options.dataDir) {
+    throw new AppError(
+      'INTERNAL',
+      `The embedded database was opened for ${options.pgliteOpening.dataDir}, not ${options.dataDir}`,
+    );
   }
-  const db = drizzlePglite({ client, schema }) as unknown as Db;
+  const opening =
+    options.pgliteOpening ??
+    startOpeningPglite({
+      dataDir: options.dataDir,
+      logger: options.logger,
+      ...options.pgliteWorker,
+    });
+  const client = await opening.client;
+  client.setLogger(options.logger);
+  const release = () => opening.release();
+  // The worker client answers every call drizzle-orm/pglite makes of a PGlite (query with
+  // rowMode and identity parsers, exec, transaction); the type asks for the class itself.
+  const db = drizzlePglite({ client: client as unknown as PGlite, schema }) as unknown as Db;
   let closed = false;
   return {
     kind: 'pglite',
@@ -172,7 +180,8 @@ export type RawQuery = (
 /** The driver under a Drizzle handle, for hot paths where query building costs more than the query. */
 export function rawQueryOf(db: Db): RawQuery {
   const client = (db as unknown as { $client: unknown }).$client;
-  if (client instanceof PGlite) return (_name, text, values) => client.query(text, values);
+  if (client instanceof PgliteWorkerClient)
+    return (_name, text, values) => client.query(text, values);
   const pool = client as pg.Pool;
   return (name, text, values) => pool.query({ name, text, values });
 }

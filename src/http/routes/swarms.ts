@@ -363,6 +363,9 @@ function streamEvents(
       finish();
     } finally {
       pumping = false;
+      // A hint that came during the completion check above found `pumping` set and only raised
+      // `again`, after the loop had tested it: read again, or it waits for the heartbeat.
+      if (again && !closed) void pump();
     }
   }
 
