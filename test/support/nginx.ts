@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
+import { makeSelfSignedCert } from './self-signed-cert.js';
 
 export const NGINX_CONF = fileURLToPath(new URL('../../deploy/nginx/nginx.conf', import.meta.url));
 
@@ -54,27 +55,12 @@ export function renderNginxConf(
 export async function startNginx(upstreams: string[]): Promise<RunningNginx> {
   const bin = nginxBinary();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-nginx-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout',
-      path.join(dir, 'tls.key'),
-      '-out',
-      path.join(dir, 'tls.crt'),
-    ],
-    { stdio: 'ignore' },
-  );
+  makeSelfSignedCert(dir, {
+    cn: 'localhost',
+    subjectAltName: 'IP:127.0.0.1,DNS:localhost',
+    key: 'tls.key',
+    cert: 'tls.crt',
+  });
   const [httpsPort, httpPort] = [await freePort(), await freePort()];
   const conf = renderNginxConf(fs.readFileSync(NGINX_CONF, 'utf8'), {
     upstreams,

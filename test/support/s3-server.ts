@@ -1,12 +1,12 @@
 // A real S3-compatible server (s3rver) in-process on a free loopback port, with its own bucket
 // directory; speaks the S3 wire protocol the AWS SDK and pgBackRest use. With `tls` it serves
 // HTTPS with a self-signed certificate made by openssl (pgBackRest's S3 client speaks only TLS).
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import S3rver, { type S3rverListResult, type S3rverStore } from 's3rver';
+import { makeSelfSignedCert } from './self-signed-cert.js';
 
 export interface TestS3 {
   endpoint: string;
@@ -27,27 +27,7 @@ export interface TestS3Options {
 function selfSignedCert(): { dir: string; key: string; cert: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-s3-tls-'));
   fs.chmodSync(dir, 0o755);
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'pipe' },
-  );
+  const { key, cert } = makeSelfSignedCert(dir, { cn: '127.0.0.1' });
   fs.chmodSync(cert, 0o644);
   return { dir, key, cert };
 }
