@@ -118,6 +118,23 @@ export interface PruneResult {
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
+/** The catalog row of a backup that has just started: nothing measured yet. */
+export function runningRecord(
+  r: Pick<BackupRecord, 'id' | 'type' | 'target' | 'key' | 'createdAt'>,
+): BackupRecord {
+  return {
+    ...r,
+    status: 'running',
+    sizeBytes: null,
+    sha256: null,
+    manifest: null,
+    error: null,
+    completedAt: null,
+    durationMs: null,
+    verifiedAt: null,
+  };
+}
+
 export function stamp(d: Date): string {
   return (
     `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}_` +
@@ -347,21 +364,13 @@ export function createBackupService(deps: BackupServiceDeps) {
     const started = now();
     const startMs = Date.now();
     const pendingId = keysFor(options.type, stamp(started), Boolean(key));
-    const base: BackupRecord = {
+    const base = runningRecord({
       id: pendingId.id,
       type: options.type,
-      status: 'running',
       target: deps.store.location,
       key: pendingId.key,
-      sizeBytes: null,
-      sha256: null,
-      manifest: null,
-      error: null,
       createdAt: started,
-      completedAt: null,
-      durationMs: null,
-      verifiedAt: null,
-    };
+    });
     let staged: string | undefined;
     try {
       let manifestPart: Partial<BackupManifest>;

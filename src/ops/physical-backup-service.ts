@@ -4,7 +4,7 @@
 // directory. The repository (pgbackrest info) is the truth; the catalog adds what cfn saw.
 import { AppError, NotFoundError, ValidationError } from '../domain/errors.js';
 import { parseRecoveryTime } from '../domain/recovery-time.js';
-import type { BackupCatalog, BackupRecord, PhysicalBackupType } from '../ports/backup.js';
+import type { BackupCatalog, PhysicalBackupType } from '../ports/backup.js';
 import type { Logger } from '../ports/logger.js';
 import type {
   PhysicalBackup,
@@ -15,7 +15,7 @@ import type {
   PhysicalVerifyReport,
 } from '../ports/physical-backup.js';
 import { BackupIntegrityError } from './backup-crypto.js';
-import { stamp, type BackupProgress } from './backup-service.js';
+import { runningRecord, stamp, type BackupProgress } from './backup-service.js';
 
 export interface PhysicalBackupServiceDeps {
   engine: PhysicalBackups;
@@ -107,21 +107,13 @@ export function createPhysicalBackupService(deps: PhysicalBackupServiceDeps) {
   ): Promise<PhysicalBackupView & { durationMs: number }> {
     const started = now();
     const startMs = Date.now();
-    const base: BackupRecord = {
+    const base = runningRecord({
       id: `pgbackrest-${kind}-${stamp(started)}`,
       type: recordType(kind),
-      status: 'running',
       target: `pgbackrest:${engine.name}`,
       key: '',
-      sizeBytes: null,
-      sha256: null,
-      manifest: null,
-      error: null,
       createdAt: started,
-      completedAt: null,
-      durationMs: null,
-      verifiedAt: null,
-    };
+    });
     try {
       // The new backup is the one the repository did not list before (an incr without a prior
       // full backup comes out as a full one).

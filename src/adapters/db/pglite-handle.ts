@@ -19,13 +19,17 @@ export interface PgliteQueryOptions {
   parsers?: Record<number, PgliteParser>;
 }
 
-export interface PgliteTransaction {
+/** The statements both the database and a transaction on it answer. */
+export interface PgliteQueries {
   query<T>(
     text: string,
     params?: unknown[],
     options?: PgliteQueryOptions,
   ): Promise<PgliteResults<T>>;
   exec(text: string): Promise<PgliteResults[]>;
+}
+
+export interface PgliteTransaction extends PgliteQueries {
   rollback(): Promise<void>;
   readonly closed: boolean;
 }
@@ -36,13 +40,7 @@ export interface PgliteSnapshot {
   rowCounts: RowCounts;
 }
 
-export interface PgliteHandle {
-  query<T>(
-    text: string,
-    params?: unknown[],
-    options?: PgliteQueryOptions,
-  ): Promise<PgliteResults<T>>;
-  exec(text: string): Promise<PgliteResults[]>;
+export interface PgliteHandle extends PgliteQueries {
   /** Statements outside the transaction wait until it ends (PGlite has one session). */
   transaction<T>(fn: (tx: PgliteTransaction) => Promise<T>): Promise<T>;
   snapshot(): Promise<PgliteSnapshot>;
