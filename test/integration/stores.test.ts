@@ -1,4 +1,5 @@
 // Runs the store contracts on the embedded PGlite and on a real PostgreSQL database.
+import { sql } from 'drizzle-orm';
 import { afterAll } from 'vitest';
 import { openDatabase, type Database } from '../../src/adapters/db/database.js';
 import { migrateDatabase } from '../../src/adapters/db/migrate.js';
@@ -8,7 +9,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { captureLogs } from '../support/log-capture.js';
 import { createTestDatabase, type TestDatabase } from '../support/services.js';
 import { storeContract } from '../support/contracts/stores.contract.js';
-import { swarmStoreContract } from '../support/contracts/swarm-store.contract.js';
+import { swarmStoreContract, type TaskSpecs } from '../support/contracts/swarm-store.contract.js';
 import { createPgSwarmStore } from '../../src/adapters/db/swarm-store.js';
 
 const logger = createLogger({ level: 'warn', version: 'test', destination: captureLogs().stream });
@@ -28,18 +29,38 @@ storeContract('PostgreSQL', async () => {
   return fixture(await openDatabase({ url: pgDb.url, dataDir: 'unused', logger }));
 });
 
+/** The task specs of a swarm, read with SQL from the database `current()` returns. */
+function taskSpecs(current: () => Database | undefined): TaskSpecs {
+  return async (swarmId) => {
+    const res = (await current()!.db.execute(
+      sql`select task_id, spec from agent_tasks where swarm_id = ${swarmId}`,
+    )) as unknown as { rows: { task_id: string; spec: unknown }[] };
+    return Object.fromEntries(res.rows.map((r) => [r.task_id, r.spec]));
+  };
+}
+
 let pgSwarmDb: TestDatabase | undefined;
-swarmStoreContract('PGlite', async () => {
-  const database = await openDatabase({ dataDir: 'memory://', logger });
-  await fixture(database);
-  return createPgSwarmStore(database.db);
-});
-swarmStoreContract('PostgreSQL', async () => {
-  pgSwarmDb = await createTestDatabase();
-  const database = await openDatabase({ url: pgSwarmDb.url, dataDir: 'unused', logger });
-  await fixture(database);
-  return createPgSwarmStore(database.db);
-});
+let pgliteSwarm: Database | undefined;
+let pgSwarm: Database | undefined;
+swarmStoreContract(
+  'PGlite',
+  async () => {
+    pgliteSwarm = await openDatabase({ dataDir: 'memory://', logger });
+    await fixture(pgliteSwarm);
+    return createPgSwarmStore(pgliteSwarm.db);
+  },
+  taskSpecs(() => pgliteSwarm),
+);
+swarmStoreContract(
+  'PostgreSQL',
+  async () => {
+    pgSwarmDb = await createTestDatabase();
+    pgSwarm = await openDatabase({ url: pgSwarmDb.url, dataDir: 'unused', logger });
+    await fixture(pgSwarm);
+    return createPgSwarmStore(pgSwarm.db);
+  },
+  taskSpecs(() => pgSwarm),
+);
 
 afterAll(async () => {
   await pgSwarmDb?.drop();

@@ -23,7 +23,8 @@ interface TaskRow {
   att: number;
   ag: string | null;
   st: string;
-  spec: Record<string, unknown>;
+  /** Only on the row of the append that scheduled the task: an update does not change it. */
+  spec: Record<string, unknown> | null;
   out: Record<string, unknown> | null;
   err: string | null;
   ti: number;
@@ -94,7 +95,7 @@ ev as (
 tk as (
   insert into agent_tasks (swarm_id, task_id, iteration, phase, slot, attempt, agent, status, spec,
                            output, error, input_tokens, output_tokens, cost_usd, worker, started_at, ended_at)
-  select s, id, it, ph, sl, att, ag, st, spec, out, err, ti, tou, c, w,
+  select s, id, it, ph, sl, att, ag, st, coalesce(spec, '{}'), out, err, ti, tou, c, w,
          case when started then now() end, case when ended then now() end
   from jsonb_to_recordset($2::jsonb) as x(s uuid, id text, it int, ph text, sl int, att int, ag text,
        st text, spec jsonb, out jsonb, err text, ti bigint, tou bigint, c float8, w text,
@@ -145,8 +146,29 @@ function isUniqueViolation(err: unknown): boolean {
 function taskRow(
   swarmId: string,
   t: TaskState,
-  flags: { w: string | null; started: boolean; ended: boolean },
+  flags: { w: string | null; scheduled: boolean; started: boolean; ended: boolean },
 ): TaskRow {
+  const { scheduled, ...rest } = flags;
+  return {
+    s: swarmId,
+    id: t.taskId,
+    it: t.iteration,
+    ph: t.phase,
+    sl: t.slot,
+    att: t.attempt,
+    ag: t.agent ?? (t.command ? `command: ${t.command}` : null),
+    st: t.status,
+    spec: scheduled ? taskSpec(t) : null,
+    out: t.status === 'succeeded' ? (t.output ?? null) : null,
+    err: t.status === 'failed' ? (t.reason ?? null) : null,
+    ti: t.tokens.input,
+    tou: t.tokens.output,
+    c: t.costUsd,
+    ...rest,
+  };
+}
+
+function taskSpec(t: TaskState): Record<string, unknown> {
   const spec: Record<string, unknown> = {
     taskId: t.taskId,
     iteration: t.iteration,
@@ -158,23 +180,7 @@ function taskRow(
   if (t.command !== undefined) spec.command = t.command;
   if (t.commandTimeoutMs !== undefined) spec.commandTimeoutMs = t.commandTimeoutMs;
   if (t.prompt !== undefined) spec.prompt = t.prompt;
-  return {
-    s: swarmId,
-    id: t.taskId,
-    it: t.iteration,
-    ph: t.phase,
-    sl: t.slot,
-    att: t.attempt,
-    ag: t.agent ?? (t.command ? `command: ${t.command}` : null),
-    st: t.status,
-    spec,
-    out: t.status === 'succeeded' ? (t.output ?? null) : null,
-    err: t.status === 'failed' ? (t.reason ?? null) : null,
-    ti: t.tokens.input,
-    tou: t.tokens.output,
-    c: t.costUsd,
-    ...flags,
-  };
+  return spec;
 }
 
 /** The rows an append writes: its events and the projections of what they touched in `state`. */
@@ -187,14 +193,23 @@ function appendRows(
 ): Pick<Item, 'events' | 'tasks' | 'iterations' | 'swarm'> {
   const tasks = new Map<string, TaskRow>();
   const iterations = new Set<number>();
-  const flags = new Map<string, { w: string | null; started: boolean; ended: boolean }>();
+  const flags = new Map<
+    string,
+    { w: string | null; scheduled: boolean; started: boolean; ended: boolean }
+  >();
   events.forEach((e) => {
     switch (e.type) {
       case 'task.scheduled':
       case 'task.started':
       case 'task.succeeded':
       case 'task.failed': {
-        const f = flags.get(e.taskId) ?? { w: null, started: false, ended: false };
+        const f = flags.get(e.taskId) ?? {
+          w: null,
+          scheduled: false,
+          started: false,
+          ended: false,
+        };
+        if (e.type === 'task.scheduled') f.scheduled = true;
         if (e.type === 'task.started') {
           f.started = true;
           f.w = e.worker;
@@ -317,6 +332,7 @@ export function createSwarmWriteBatch(
           prev
             ? {
                 ...t,
+                spec: t.spec ?? prev.spec,
                 w: t.w ?? prev.w,
                 started: t.started || prev.started,
                 ended: t.ended || prev.ended,

@@ -69,7 +69,14 @@ const journalEntry = (swarmId: string, taskId: string, text: string): JournalEnt
   durationMs: 3,
 });
 
-export function swarmStoreContract(label: string, open: () => Promise<SwarmStore>): void {
+/** Reads the stored `spec` column of a swarm's task rows, keyed by task id (not in the port). */
+export type TaskSpecs = (swarmId: string) => Promise<Record<string, unknown>>;
+
+export function swarmStoreContract(
+  label: string,
+  open: () => Promise<SwarmStore>,
+  taskSpecs: TaskSpecs,
+): void {
   describe(`swarm store contract: ${label}`, () => {
     let store: SwarmStore;
     beforeAll(async () => {
@@ -190,6 +197,38 @@ export function swarmStoreContract(label: string, open: () => Promise<SwarmStore
       await store.journalPut(journalEntry(id, 't1', 'second'));
       expect((await store.journalGet(`${id}/t1/llm/0`))!.response).toEqual({ text: 'first' });
       expect(await store.journalGet(`${id}/t2/llm/0`)).toBeUndefined();
+    });
+
+    it("keeps a task row's spec, written by the append that scheduled it, through its later changes", async () => {
+      const { id, state } = await newSwarm(store);
+      const a = implTask(1);
+      const b = { ...implTask(1), taskId: 'i1-implement-1-a1', slot: 1, prompt: 'Do the other' };
+      await append(store, id, state, [
+        { type: 'iteration.started', iteration: 1, feedback: [] },
+        { type: 'task.scheduled', ...a },
+      ]);
+      await append(store, id, state, [{ type: 'task.started', taskId: a.taskId, worker: 'w1' }]);
+      // b is scheduled and started by two appends made at once (they share one write).
+      await Promise.all([
+        append(store, id, state, [{ type: 'task.scheduled', ...b }]),
+        append(store, id, state, [{ type: 'task.started', taskId: b.taskId, worker: 'w1' }]),
+      ]);
+      await append(store, id, state, [
+        {
+          type: 'task.succeeded',
+          taskId: a.taskId,
+          output: { confidence: 0.9, summary: 'done' },
+          tokens: { input: 1, output: 1 },
+          costUsd: 0,
+        },
+      ]);
+      const specs = await taskSpecs(id);
+      expect(specs[a.taskId]).toMatchObject({ taskId: a.taskId, agent: 'coder', prompt: 'Do it' });
+      expect(specs[b.taskId]).toMatchObject({ slot: 1, prompt: 'Do the other' });
+      expect((await store.tasks(id)).map((t) => [t.taskId, t.status])).toEqual([
+        [a.taskId, 'succeeded'],
+        [b.taskId, 'running'],
+      ]);
     });
   });
 }
