@@ -1144,6 +1144,20 @@ function summarize(r, fakeP50) {
   };
 }
 
+/** Each (workload, system)'s row of median tasks/s over its rounds (the lower middle one). */
+function medianRows(rows) {
+  const groups = new Map();
+  for (const r of rows) {
+    const key = `${r.workload}\u0000${r.system}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(r);
+  }
+  return [...groups.values()].map((g) => {
+    const sorted = [...g].sort((x, y) => x.tasksPerS - y.tasksPerS);
+    return sorted[Math.floor((sorted.length - 1) / 2)];
+  });
+}
+
 async function main() {
   const adminPg = arg('--pg');
   const only = arg('--only');
@@ -1152,6 +1166,9 @@ async function main() {
   const noWaitIdle = process.argv.includes('--no-wait-idle');
   const countQueries = process.argv.includes('--count-queries');
   const redisUrl = arg('--redis');
+  // --rounds N: every system of a workload N times, round-robin, so that a machine whose speed
+  // drifts (a shared VM) slows both sides of a comparison alike; ratios are taken within a round.
+  const rounds = Math.max(1, Number(arg('--rounds') ?? 1));
   // --service-env K=V (repeatable): extra service configuration for experiments, e.g. DATABASE_POOL_MAX=40.
   const serviceEnv = Object.fromEntries(
     process.argv
@@ -1230,59 +1247,63 @@ async function main() {
     for (const wl of [WORKLOADS.a, WORKLOADS.b, WORKLOADS.c].filter(
       (w) => !onlyWorkload || w.name === onlyWorkload,
     )) {
-      for (const s of systems) {
-        process.stdout.write(`(${wl.name}) ${describe(wl)} — ${s.system} … `);
-        const idleBefore = noWaitIdle ? undefined : await waitIdle();
-        const fakeBefore = await fakeCount(fake.url);
-        let r;
-        if (s.kind === 'cfn') {
-          if (s.backend !== 'pglite')
-            scratchDbs.push(`${dbNameOf(adminPg)}_svc_${s.backend}_${wl.name}`);
-          r = await runService({
-            backend: s.backend,
-            wl,
-            agentsDir,
-            fakeUrl: fake.url,
-            fakePid: fake.child.pid,
-            adminPg,
-            maxAgents,
-            serviceEnv,
-            countQueries,
-            cpuProf: cpuProf && wl.name === 'b',
-            workers: s.workers ?? 0,
-            redisUrl,
-          });
-        } else {
-          let pgUrl;
-          if (s.saver === 'postgres') {
-            const name = `${dbNameOf(adminPg)}_lg_${s.durability}_${wl.name}`;
-            scratchDbs.push(name);
-            pgUrl = await freshDb(adminPg, name);
+      for (let round = 1; round <= rounds; round++)
+        for (const s of systems) {
+          process.stdout.write(
+            `(${wl.name}) ${describe(wl)} — ${s.system}${rounds > 1 ? `, round ${round}` : ''} … `,
+          );
+          const idleBefore = noWaitIdle ? undefined : await waitIdle();
+          const fakeBefore = await fakeCount(fake.url);
+          let r;
+          if (s.kind === 'cfn') {
+            if (s.backend !== 'pglite')
+              scratchDbs.push(`${dbNameOf(adminPg)}_svc_${s.backend}_${wl.name}`);
+            r = await runService({
+              backend: s.backend,
+              wl,
+              agentsDir,
+              fakeUrl: fake.url,
+              fakePid: fake.child.pid,
+              adminPg,
+              maxAgents,
+              serviceEnv,
+              countQueries,
+              cpuProf: cpuProf && wl.name === 'b',
+              workers: s.workers ?? 0,
+              redisUrl,
+            });
+          } else {
+            let pgUrl;
+            if (s.saver === 'postgres') {
+              const name = `${dbNameOf(adminPg)}_lg_${s.durability}_${wl.name}`;
+              scratchDbs.push(name);
+              pgUrl = await freshDb(adminPg, name);
+            }
+            r = await runLangGraph({
+              fakeUrl: fake.url,
+              fakePid: fake.child.pid,
+              wl,
+              saver: s.saver,
+              durability: s.durability,
+              pgUrl,
+            });
           }
-          r = await runLangGraph({
-            fakeUrl: fake.url,
-            fakePid: fake.child.pid,
-            wl,
-            saver: s.saver,
-            durability: s.durability,
-            pgUrl,
+          const sum = summarize(r, fakeTime.p50);
+          if (wl.agents === 1)
+            sum.stepGapMs = await stepGaps(fake.url, fakeBefore, expectedTasks(wl));
+          if (sum.tasks !== expectedTasks(wl)) {
+            console.warn(`\n  warning: ${sum.tasks} tasks, expected ${expectedTasks(wl)}`);
+          }
+          console.log(`${sum.tasks} tasks in ${sum.wallS.toFixed(2)} s`);
+          rows.push({
+            workload: wl.name,
+            describe: describe(wl),
+            system: s.system,
+            round,
+            idleBefore,
+            ...sum,
           });
         }
-        const sum = summarize(r, fakeTime.p50);
-        if (wl.agents === 1)
-          sum.stepGapMs = await stepGaps(fake.url, fakeBefore, expectedTasks(wl));
-        if (sum.tasks !== expectedTasks(wl)) {
-          console.warn(`\n  warning: ${sum.tasks} tasks, expected ${expectedTasks(wl)}`);
-        }
-        console.log(`${sum.tasks} tasks in ${sum.wallS.toFixed(2)} s`);
-        rows.push({
-          workload: wl.name,
-          describe: describe(wl),
-          system: s.system,
-          idleBefore,
-          ...sum,
-        });
-      }
     }
     const floors = [];
     if (redisUrl && only !== 'langgraph' && only !== 'cfn') {
@@ -1322,9 +1343,13 @@ async function main() {
       'ELD p99 / max ms',
       'other load',
     ];
-    const table = rows.map((r) => [
+    // With several rounds the table gives each system's median round (by tasks/s); every round is
+    // in the JSON.
+    const shown = rounds === 1 ? rows : medianRows(rows);
+    const label = (r) => (rounds === 1 ? r.system : `${r.system}, round ${r.round}`);
+    const table = shown.map((r) => [
       r.workload,
-      r.system,
+      rounds === 1 ? r.system : `${r.system} (median of ${rounds})`,
       String(r.tasks),
       f(r.wallS, 2),
       f(r.tasksPerS, 0),
@@ -1348,11 +1373,26 @@ async function main() {
     for (const wl of ['a', 'b', 'c']) {
       const cfn = rows.filter((r) => r.workload === wl && r.system.startsWith('cfn'));
       const lg = rows.filter((r) => r.workload === wl && r.system.startsWith('LangGraph'));
-      for (const c of cfn)
-        for (const l of lg)
+      const names = (xs) => [...new Set(xs.map((r) => r.system))];
+      for (const c of names(cfn))
+        for (const l of names(lg)) {
+          const per = [];
+          for (let round = 1; round <= rounds; round++) {
+            const a = cfn.find((r) => r.system === c && r.round === round);
+            const b = lg.find((r) => r.system === l && r.round === round);
+            if (a && b) per.push(a.tasksPerS / b.tasksPerS);
+          }
+          if (!per.length) continue;
+          const sorted = [...per].sort((x, y) => x - y);
+          const median = sorted[Math.floor((sorted.length - 1) / 2)];
           console.log(
-            `(${wl}) ${c.system} / ${l.system}: ${(c.tasksPerS / l.tasksPerS).toFixed(2)}× tasks/s`,
+            `(${wl}) ${c} / ${l}: ${median.toFixed(2)}× tasks/s${
+              per.length > 1
+                ? ` (median of ${per.length} rounds; each: ${per.map((x) => x.toFixed(2)).join(', ')})`
+                : ''
+            }`,
           );
+        }
     }
     for (const fl of floors) {
       console.log(
@@ -1362,7 +1402,7 @@ async function main() {
         x.system.startsWith(`cfn distributed, ${fl.workers} worker`),
       ))
         console.log(
-          `(${r.workload}) ${r.system}: ${((100 * r.tasksPerS) / fl.jobsPerS).toFixed(1)}% of the floor's jobs/s`,
+          `(${r.workload}) ${label(r)}: ${((100 * r.tasksPerS) / fl.jobsPerS).toFixed(1)}% of the floor's jobs/s`,
         );
     }
     const dist = (wl, n) =>
@@ -1374,22 +1414,22 @@ async function main() {
         );
     for (const r of rows)
       console.log(
-        `(${r.workload}) ${r.system}: ${f(r.cpuMsPerTask, 2)} ms CPU per task in the orchestrator, ${f(100 * r.kernelShareOfCpu, 0)}% of it in the kernel; PostgreSQL ${f(r.pgCpuMsPerTask, 2)} ms, fake LLM ${f(r.fakeCpuMsPerTask, 2)} ms${r.redisCpuMsPerTask ? `, Redis ${f(r.redisCpuMsPerTask, 2)} ms` : ''}`,
+        `(${r.workload}) ${label(r)}: ${f(r.cpuMsPerTask, 2)} ms CPU per task in the orchestrator, ${f(100 * r.kernelShareOfCpu, 0)}% of it in the kernel; PostgreSQL ${f(r.pgCpuMsPerTask, 2)} ms, fake LLM ${f(r.fakeCpuMsPerTask, 2)} ms${r.redisCpuMsPerTask ? `, Redis ${f(r.redisCpuMsPerTask, 2)} ms` : ''}`,
       );
     for (const r of rows)
       if (r.statementsPerTask !== null)
         console.log(
-          `(${r.workload}) ${r.system}: ${r.statementsPerTask.toFixed(2)} SQL statements and ${r.roundTripsPerTask.toFixed(2)} round trips to PostgreSQL per task`,
+          `(${r.workload}) ${label(r)}: ${r.statementsPerTask.toFixed(2)} SQL statements and ${r.roundTripsPerTask.toFixed(2)} round trips to PostgreSQL per task`,
         );
     for (const r of rows)
       if (r.pgXactsPerTask !== null)
         console.log(
-          `(${r.workload}) ${r.system}: ${r.pgXactsPerTask.toFixed(2)} PostgreSQL transactions and ${r.pgRowsPerTask.toFixed(1)} rows written per task`,
+          `(${r.workload}) ${label(r)}: ${r.pgXactsPerTask.toFixed(2)} PostgreSQL transactions and ${r.pgRowsPerTask.toFixed(1)} rows written per task`,
         );
     for (const r of rows)
       if (r.queueWaitMs)
         console.log(
-          `(${r.workload}) ${r.system}: scheduled→started p50/p95 ${f(r.queueWaitMs.p50)}/${f(r.queueWaitMs.p95)} ms; started→succeeded p50/p95 ${f(r.taskMs.p50)}/${f(r.taskMs.p95)} ms, of which the LLM call (SDK, journaled) p50/p95 ${f(r.llmCallMs.p50)}/${f(r.llmCallMs.p95)} ms and the rest (DB, swarm lock) p50/p95/p99 ${f(r.engineInTaskMs.p50)}/${f(r.engineInTaskMs.p95)}/${f(r.engineInTaskMs.p99)} ms`,
+          `(${r.workload}) ${label(r)}: scheduled→started p50/p95 ${f(r.queueWaitMs.p50)}/${f(r.queueWaitMs.p95)} ms; started→succeeded p50/p95 ${f(r.taskMs.p50)}/${f(r.taskMs.p95)} ms, of which the LLM call (SDK, journaled) p50/p95 ${f(r.llmCallMs.p50)}/${f(r.llmCallMs.p95)} ms and the rest (DB, swarm lock) p50/p95/p99 ${f(r.engineInTaskMs.p50)}/${f(r.engineInTaskMs.p95)}/${f(r.engineInTaskMs.p99)} ms`,
         );
     console.log(
       `fake LLM: ${fakeRequests} requests in all, ${(
@@ -1404,6 +1444,7 @@ async function main() {
     const out = {
       date: startedAt.toISOString(),
       quick,
+      rounds,
       machine: { ...machine, loadavgAtEnd: os.loadavg().map((x) => Number(x.toFixed(2))) },
       git: await gitInfo(),
       settings: {

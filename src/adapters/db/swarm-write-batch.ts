@@ -1,7 +1,8 @@
-// Group commit for the swarm event log: appends (and effect-journal rows) that arrive while a write
-// is in flight are written together by the next one, as ONE statement — events, the projections of
+// Group commit for the swarm event log: appends (and effect-journal rows) that arrive while writes
+// are in flight are written together by the next one, as ONE statement — events, the projections of
 // the tasks, iterations and swarms they touch, and journal rows — so a batch is one round trip and
-// one transaction whatever its size. Nothing resolves before its batch has committed.
+// one transaction whatever its size. Two statements may be in flight (one commits while the next
+// executes), never two of one swarm. Nothing resolves before its batch has committed.
 import type { SwarmEvent } from '../../domain/cfn/spec.js';
 import { findTask, type SwarmState, type TaskState } from '../../domain/cfn/state.js';
 import { ConcurrentAppendError, type JournalEntry } from '../../ports/swarm-store.js';
@@ -75,6 +76,8 @@ interface JournalRow {
 
 /** One caller's share of a batch: rows built when it was submitted (the state moves on after). */
 interface Item {
+  /** The swarm it belongs to: its items are written in order, one statement at a time. */
+  swarmId: string;
   events: EventRow[];
   tasks: TaskRow[];
   iterations: IterationRow[];
@@ -303,6 +306,12 @@ export interface SwarmWriteBatch {
 export interface SwarmWriteBatchOptions {
   /** Items per statement at the most (a larger backlog is written by the following ones). */
   maxItems?: number;
+  /**
+   * Statements in flight at once (each on its own connection). While one commits, the next is
+   * built and sent with the items of the other swarms; a swarm's own items wait for its previous
+   * statement, so its events still become visible in order.
+   */
+  maxInFlight?: number;
 }
 
 export function createSwarmWriteBatch(
@@ -310,8 +319,12 @@ export function createSwarmWriteBatch(
   options: SwarmWriteBatchOptions = {},
 ): SwarmWriteBatch {
   const maxItems = options.maxItems ?? 256;
+  const maxInFlight = options.maxInFlight ?? 2;
   let waiting: Item[] = [];
-  let writing = false;
+  let inFlight = 0;
+  let scheduled = false;
+  /** Swarms with a statement in flight. */
+  const busy = new Set<string>();
 
   async function write(items: Item[]): Promise<void> {
     // Later rows of one task or swarm carry its newer state: one row each (a statement may not
@@ -352,40 +365,62 @@ export function createSwarmWriteBatch(
     ]);
   }
 
-  async function flush(): Promise<void> {
-    while (waiting.length) {
-      const batch = waiting.slice(0, maxItems);
-      waiting = waiting.slice(batch.length);
-      try {
-        await write(batch);
-        for (const it of batch) it.resolve();
-      } catch (err) {
-        if (batch.length > 1 && isUniqueViolation(err)) {
-          // One append lost a race for its sequence numbers: write them one by one to find it.
-          for (const it of batch) {
-            try {
-              await write([it]);
-              it.resolve();
-            } catch (e) {
-              it.reject(isUniqueViolation(e) && it.conflict ? it.conflict() : e);
-            }
+  /** The next statement's items: the oldest waiting ones of swarms with nothing in flight. */
+  function take(): Item[] {
+    const batch: Item[] = [];
+    const rest: Item[] = [];
+    for (const it of waiting) {
+      if (batch.length < maxItems && !busy.has(it.swarmId)) batch.push(it);
+      else rest.push(it);
+    }
+    waiting = rest;
+    return batch;
+  }
+
+  async function writeBatch(batch: Item[]): Promise<void> {
+    try {
+      await write(batch);
+      for (const it of batch) it.resolve();
+    } catch (err) {
+      if (batch.length > 1 && isUniqueViolation(err)) {
+        // One append lost a race for its sequence numbers: write them one by one to find it.
+        for (const it of batch) {
+          try {
+            await write([it]);
+            it.resolve();
+          } catch (e) {
+            it.reject(isUniqueViolation(e) && it.conflict ? it.conflict() : e);
           }
-        } else {
-          for (const it of batch)
-            it.reject(isUniqueViolation(err) && it.conflict ? it.conflict() : err);
         }
+      } else {
+        for (const it of batch)
+          it.reject(isUniqueViolation(err) && it.conflict ? it.conflict() : err);
       }
     }
-    writing = false;
+  }
+
+  function pump(): void {
+    scheduled = false;
+    while (inFlight < maxInFlight && waiting.length) {
+      const batch = take();
+      if (!batch.length) return; // every waiting swarm has a statement in flight
+      inFlight++;
+      for (const it of batch) busy.add(it.swarmId);
+      void writeBatch(batch).finally(() => {
+        inFlight--;
+        for (const it of batch) busy.delete(it.swarmId);
+        pump();
+      });
+    }
   }
 
   function submit(item: Omit<Item, 'resolve' | 'reject'>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       waiting.push({ ...item, resolve, reject });
-      if (!writing) {
-        writing = true;
-        // Let the callbacks of this turn of the event loop join the first batch.
-        setImmediate(() => void flush());
+      if (!scheduled && inFlight < maxInFlight) {
+        scheduled = true;
+        // Let the callbacks of this turn of the event loop join the statement.
+        setImmediate(pump);
       }
     });
   }
@@ -393,6 +428,7 @@ export function createSwarmWriteBatch(
   return {
     append(swarmId, expectedSeq, events, state, requestId, journal) {
       return submit({
+        swarmId,
         ...appendRows(swarmId, expectedSeq, events, state, requestId),
         journal: journal.map(journalRow),
         conflict: () => new ConcurrentAppendError(swarmId, expectedSeq),
@@ -400,6 +436,7 @@ export function createSwarmWriteBatch(
     },
     journal(entry) {
       return submit({
+        swarmId: entry.swarmId,
         events: [],
         tasks: [],
         iterations: [],

@@ -165,6 +165,39 @@ export function swarmStoreContract(
       }
     });
 
+    it("writes a swarm's appends in order while another statement is in flight", async () => {
+      for (let round = 0; round < 5; round++) {
+        const [a, b, c] = await Promise.all([newSwarm(store), newSwarm(store), newSwarm(store)]);
+        const pending = [
+          append(store, a.id, a.state, [{ type: 'iteration.started', iteration: 1, feedback: [] }]),
+          append(store, b.id, b.state, [{ type: 'iteration.started', iteration: 1, feedback: [] }]),
+        ];
+        // The first statement is on its way: these arrive while it is in flight.
+        await new Promise((resolve) => setImmediate(resolve));
+        for (const x of [a, b])
+          pending.push(append(store, x.id, x.state, [{ type: 'task.scheduled', ...implTask(1) }]));
+        pending.push(
+          append(store, c.id, c.state, [{ type: 'iteration.started', iteration: 1, feedback: [] }]),
+        );
+        pending.push(
+          append(store, a.id, a.state, [
+            { type: 'task.started', taskId: implTask(1).taskId, worker: 'w' },
+          ]),
+        );
+        await Promise.all(pending);
+        expect((await store.events(a.id)).map((e) => e.type)).toEqual([
+          'swarm.created',
+          'iteration.started',
+          'task.scheduled',
+          'task.started',
+        ]);
+        expect((await store.get(a.id))!.lastSeq).toBe(4);
+        expect((await store.get(b.id))!.lastSeq).toBe(3);
+        expect((await store.get(c.id))!.lastSeq).toBe(2);
+        expect((await store.tasks(a.id))[0]!.status).toBe('running');
+      }
+    });
+
     it('refuses an append that lost the race for its place, and keeps the others written with it', async () => {
       const a = await newSwarm(store, 'race a');
       const b = await newSwarm(store, 'race b');
