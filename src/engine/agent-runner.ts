@@ -1,7 +1,7 @@
 // Runs one agent task: the conversation with its provider (tool rounds included) or a command
 // validator. Every completed LLM call, tool run and command is journaled before it counts, so a
 // task replayed after a crash reuses them instead of paying for them again.
-import { createHash } from 'node:crypto';
+import { hash as cryptoHash } from 'node:crypto';
 import type { AgentDefinition } from '../domain/agent-definition.js';
 import { resolveModel } from '../domain/model-alias.js';
 import {
@@ -74,8 +74,7 @@ class TaskFailure extends Error {
   }
 }
 
-const hash = (v: unknown) =>
-  createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 32);
+const hash = (v: unknown) => cryptoHash('sha256', JSON.stringify(v), 'hex').slice(0, 32);
 const MAX_TEXT = 20_000;
 
 const schemaFor = (phase: TaskSpec['phase']) =>

@@ -632,6 +632,8 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
         createdBy: meta.createdBy,
         requestId: meta.requestId,
       });
+      // Run here, the log is this one event: its first step needs no read.
+      if (runsHere(id)) cache.set(id, foldEvents([first.data]));
       deps.observer?.eventsCommitted?.(initialState(spec), [first.data]);
       await bus.publish({ kind: 'events', swarmId: id, lastSeq: 1 });
       await enqueueAfterCommit(id);

@@ -59,28 +59,38 @@ export interface CostEstimate {
 }
 
 export function costUsd(table: PriceTable, model: string, usage: TokenUsage): CostEstimate {
-  const found = findPrice(table, model);
-  if (!found) return { usd: 0, priced: false };
+  const hit = findPrice(table, model);
+  if (!hit) return { usd: 0, priced: false };
   const usd =
-    (usage.inputTokens * found.price.input + usage.outputTokens * found.price.output) / 1_000_000;
-  return { usd, priced: true, matched: found.key };
+    (usage.inputTokens * hit.price.input + usage.outputTokens * hit.price.output) / 1_000_000;
+  return { usd, priced: true, matched: hit.key };
 }
 
 /**
  * Exact id first, then the longest prefix entry; a routed id such as "anthropic/claude-sonnet-4"
  * (OpenRouter) falls back to the part after the last slash.
  */
-export function findPrice(
-  table: PriceTable,
-  model: string,
-): { key: string; price: { input: number; output: number } } | undefined {
+type Found = { key: string; price: { input: number; output: number } } | undefined;
+/** Look-ups by table (tables are not changed once parsed): a prefix match scans them all. */
+const found = new WeakMap<PriceTable, Map<string, Found>>();
+
+export function findPrice(table: PriceTable, model: string): Found {
+  let byModel = found.get(table);
+  if (!byModel) found.set(table, (byModel = new Map()));
+  if (byModel.has(model)) return byModel.get(model);
+  const result = lookUp(table, model);
+  if (byModel.size < 10_000) byModel.set(model, result);
+  return result;
+}
+
+function lookUp(table: PriceTable, model: string): Found {
   const candidates = model.includes('/')
     ? [model, model.slice(model.lastIndexOf('/') + 1)]
     : [model];
   for (const id of candidates) {
     const exact = table.prices[id];
     if (exact) return { key: id, price: exact };
-    let best: { key: string; price: { input: number; output: number } } | undefined;
+    let best: Found;
     for (const [key, price] of Object.entries(table.prices)) {
       if (!key.endsWith('*')) continue;
       const prefix = key.slice(0, -1);

@@ -59,6 +59,16 @@ function toStored(r: EventRow): StoredEvent {
   };
 }
 
+const CREATE_SQL = `
+with sw as (
+  insert into swarms (id, objective, strategy, mode, status, spec, last_seq, budget_max_tokens,
+                      budget_max_usd, created_by, request_id)
+  values ($1, $2, $3, $4, 'queued', $5::jsonb, 1, $6, $7, $8, $9)
+  returning id)
+insert into events (swarm_id, seq, type, data, request_id)
+select id, 1, 'swarm.created', $10::jsonb, $9 from sw
+returning at`;
+
 const encodeCursor = (r: SwarmRecord) =>
   Buffer.from(`${r.createdAt.toISOString()}|${r.id}`).toString('base64url');
 function decodeCursor(c: string): { at: Date; id: string } | undefined {
@@ -68,36 +78,26 @@ function decodeCursor(c: string): { at: Date; id: string } | undefined {
 }
 
 export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
-  const writes = createSwarmWriteBatch(rawQueryOf(db));
+  const raw = rawQueryOf(db);
+  const writes = createSwarmWriteBatch(raw);
   return {
     async create({ id, spec, createdBy, requestId }) {
       const event: SwarmEvent = { type: 'swarm.created', spec };
-      return db.transaction(async (tx) => {
-        await tx.insert(swarms).values({
-          id,
-          objective: spec.objective,
-          strategy: spec.strategy,
-          mode: spec.mode,
-          status: 'queued',
-          spec: spec as unknown as Record<string, unknown>,
-          lastSeq: 1,
-          budgetMaxTokens: spec.budget?.maxTokens ?? null,
-          budgetMaxUsd: spec.budget?.maxCostUsd ?? null,
-          createdBy,
-          requestId,
-        });
-        const [row] = await tx
-          .insert(events)
-          .values({
-            swarmId: id,
-            seq: 1,
-            type: event.type,
-            data: event as unknown as Record<string, unknown>,
-            requestId,
-          })
-          .returning();
-        return toStored(row!);
-      });
+      // One statement (one round trip, one transaction): the swarm row and its first event.
+      const { rows } = await raw('cfn_swarm_create', CREATE_SQL, [
+        id,
+        spec.objective,
+        spec.strategy,
+        spec.mode,
+        JSON.stringify(spec),
+        spec.budget?.maxTokens ?? null,
+        spec.budget?.maxCostUsd ?? null,
+        createdBy,
+        requestId,
+        JSON.stringify(event),
+      ]);
+      const at = (rows[0] as { at: Date | string }).at;
+      return { swarmId: id, seq: 1, type: event.type, data: event, at: new Date(at) };
     },
 
     async append(swarmId, expectedSeq, newEvents, state, options = {}) {
@@ -288,30 +288,27 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
     },
 
     async searchPlaybook(objective, limit) {
+      // Entries with every word of the objective (websearch_to_tsquery ANDs them) come first; the
+      // rest of the limit goes to entries sharing any word, for partial overlap. One query.
+      const words =
+        objective
+          .toLowerCase()
+          .match(/[a-z0-9]{3,}/g)
+          ?.slice(0, 30) ?? [];
+      // Both conditions are on the indexed expression (playbook_objective_fts_idx).
       const rows = await queryRows<Record<string, unknown>>(
         readDb,
-        sql`select *, ts_rank(to_tsvector('english', objective), q) as rank
-            from playbook_entries, websearch_to_tsquery('english', ${objective}) q
-            where to_tsvector('english', objective) @@ q
-            order by rank desc, created_at desc limit ${limit}`,
+        sql`select e.*, to_tsvector('english', e.objective) @@ qa as all_words,
+                   case when to_tsvector('english', e.objective) @@ qa
+                        then ts_rank(to_tsvector('english', e.objective), qa)
+                        else ts_rank(to_tsvector('english', e.objective), qo) end as rank
+            from playbook_entries e,
+                 websearch_to_tsquery('english', ${objective}) qa,
+                 to_tsquery('english', ${words.join(' | ')}) qo
+            where to_tsvector('english', e.objective) @@ qa
+               or to_tsvector('english', e.objective) @@ qo
+            order by all_words desc, rank desc, e.created_at desc limit ${limit}`,
       );
-      if (!rows.length) {
-        // websearch_to_tsquery ANDs the words; fall back to any-word matching for partial overlap.
-        const words =
-          objective
-            .toLowerCase()
-            .match(/[a-z0-9]{3,}/g)
-            ?.slice(0, 30) ?? [];
-        if (!words.length) return [];
-        const rowsAny = await queryRows<Record<string, unknown>>(
-          readDb,
-          sql`select *, ts_rank(to_tsvector('english', objective), q) as rank
-              from playbook_entries, to_tsquery('english', ${words.join(' | ')}) q
-              where to_tsvector('english', objective) @@ q
-              order by rank desc, created_at desc limit ${limit}`,
-        );
-        rows.push(...rowsAny);
-      }
       return rows.map((r) => ({
         id: String(r.id),
         swarmId: String(r.swarm_id),

@@ -1,6 +1,6 @@
 // The SwarmStore contract, run on PGlite and PostgreSQL: the event log's optimistic concurrency,
 // projections kept with it, and the effect journal — also when appends share one write.
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SwarmEvent, SwarmSpec } from '../../../src/domain/cfn/spec.js';
 import { applyEvent, initialState, type SwarmState } from '../../../src/domain/cfn/state.js';
@@ -222,6 +222,49 @@ export function swarmStoreContract(
         'iteration.started',
       ]);
       expect((await store.get(a.id))!.lastSeq).toBe(2);
+    });
+
+    it('finds playbook entries with every word first, then entries sharing any word', async () => {
+      // Words of this run only, so other entries in the database never match.
+      const tag = () =>
+        Array.from({ length: 8 }, () => 'bcdfghjklmnpqrstvwxz'[randomInt(20)]).join('');
+      const [alpha, beta, gamma, delta] = [tag(), tag(), tag(), tag()];
+      const entry = (objective: string, createdAt: Date) => ({
+        id: randomUUID(),
+        swarmId: randomUUID(),
+        objective,
+        taskClass: 'cfn-loop/mvp',
+        strategy: 'cfn-loop',
+        mode: 'mvp',
+        agents: ['coder'],
+        iterations: 1,
+        outcome: 'completed',
+        gateScore: 0.9,
+        consensusScore: 0.9,
+        costUsd: 0,
+        lessons: 'l',
+        createdAt,
+      });
+      const both = entry(`${alpha} ${beta} service`, new Date('2026-01-01'));
+      const onlyAlpha = entry(`${alpha} worker`, new Date('2026-01-03'));
+      const onlyBeta = entry(`${beta} cli`, new Date('2026-01-02'));
+      for (const e of [both, onlyAlpha, onlyBeta]) await store.addPlaybookEntry(e);
+
+      const all = await store.searchPlaybook(`${alpha} ${beta}`, 5);
+      expect(all[0]!.id).toBe(both.id);
+      expect(all.map((e) => e.id).sort()).toEqual([both.id, onlyAlpha.id, onlyBeta.id].sort());
+      expect(all[0]!.rank).toBeGreaterThan(0);
+      expect((await store.searchPlaybook(`${alpha} ${beta}`, 1)).map((e) => e.id)).toEqual([
+        both.id,
+      ]);
+      // No entry has both words: any-word matches, the newer first at equal rank.
+      expect((await store.searchPlaybook(`${alpha} ${gamma}`, 5)).map((e) => e.id)).toEqual([
+        onlyAlpha.id,
+        both.id,
+      ]);
+      expect(await store.searchPlaybook(`${gamma} ${delta}`, 5)).toEqual([]);
+      expect(await store.searchPlaybook('the and of', 5)).toEqual([]);
+      expect(await store.searchPlaybook('', 5)).toEqual([]);
     });
 
     it('journals an effect on its own and keeps the first of two puts', async () => {
