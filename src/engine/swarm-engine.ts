@@ -340,7 +340,11 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
   ): Promise<void> {
     let pending = facts;
     for (let step = 0; step < MAX_STEPS_PER_ADVANCE; step++) {
-      const more = await withLock(swarmId, async () => {
+      // The lock covers deciding and queueing the append, not waiting for it to be durable: the
+      // next holder decides on this fold while it is written (the store writes a swarm's appends
+      // in order, and refuses those built on one that failed). What must follow a durable write
+      // happens after it, outside the lock.
+      const section = await withLock(swarmId, async () => {
         const state = await load(swarmId);
         const expected = state.seq;
         const events: SwarmEvent[] = [];
@@ -366,13 +370,16 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
           fold(next.events);
           after = next.after;
         }
-        if (events.length && !(await persist(swarmId, state, expected, events, pending?.journal)))
-          return 'retry';
-        pending = undefined;
-        if (after) await after();
-        return !done;
+        const written = events.length
+          ? persist(swarmId, state, expected, events, pending?.journal)
+          : Promise.resolve(true);
+        written.catch(() => undefined); // awaited below, once the lock is released
+        return { written, after, done };
       });
-      if (more === false) {
+      if (!(await section.written)) continue; // another writer got there first: decide again
+      pending = undefined;
+      if (section.after) await section.after();
+      if (section.done) {
         claims.get(swarmId)?.wake();
         return;
       }
@@ -420,14 +427,14 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     taskId: string,
     jobSignal: AbortSignal,
   ): Promise<void> {
-    const controller = new AbortController();
+    let controller = new AbortController();
     const started = performance.now();
     let running: Promise<TaskOutcome> | undefined;
     /** The task's status when this job first looked: 'running' then means its worker died. */
     let firstSeen: TaskState['status'] | undefined;
     let prepared: { task: TaskSpec } | 'retry' | undefined = 'retry';
     for (let i = 0; prepared === 'retry' && i < 50; i++) {
-      prepared = await withLock(swarmId, async () => {
+      const section = await withLock(swarmId, async () => {
         const state = await load(swarmId);
         const task = findTask(state, taskId);
         if (!task || task.status === 'succeeded' || task.status === 'failed' || state.completion)
@@ -457,30 +464,38 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
         const startWrite = fresh
           ? commit(swarmId, state, [{ type: 'task.started', taskId, worker: deps.workerId }])
           : Promise.resolve(true);
-        // The call starts while task.started is being written (it acknowledges nothing); the
-        // lock is held until that write is durable, and nothing the task writes comes before it.
+        startWrite.catch(() => undefined); // awaited below, once the lock is released
+        // The call starts while task.started is being written (it acknowledges nothing), and
+        // nothing the task writes comes before it: the store writes the swarm's appends in order.
         const durable = startWrite.then((ok) => {
           if (!ok) throw new Error('the swarm changed meanwhile');
         });
         durable.catch(() => undefined);
         running = startTask(swarmId, spec, taskSpec, controller, jobSignal, fresh, durable);
-        let started: boolean;
-        try {
-          started = await startWrite;
-        } catch (err) {
-          controller.abort(err);
-          await running.catch(() => undefined);
-          throw err;
-        }
-        if (!started) {
-          // A cancellation or decision was appended elsewhere first: stop, read the log again.
-          controller.abort(new Error('the swarm changed meanwhile'));
-          await running.catch(() => undefined);
-          running = undefined;
-          return 'retry';
-        }
-        return { task: taskSpec };
+        return { task: taskSpec, startWrite };
       });
+      if (!section) {
+        prepared = undefined;
+        break;
+      }
+      let started: boolean;
+      try {
+        started = await section.startWrite;
+      } catch (err) {
+        controller.abort(err);
+        await running?.catch(() => undefined);
+        throw err;
+      }
+      if (!started) {
+        // A cancellation or decision was appended elsewhere first: stop, read the log again.
+        controller.abort(new Error('the swarm changed meanwhile'));
+        await running?.catch(() => undefined);
+        running = undefined;
+        controller = new AbortController(); // the retry's call must not start aborted
+        prepared = 'retry';
+        continue;
+      }
+      prepared = { task: section.task };
     }
     if (prepared === 'retry')
       throw new Error(`could not start task ${taskId}: too much contention`);

@@ -377,7 +377,25 @@ export function createSwarmWriteBatch(
     return batch;
   }
 
+  /**
+   * An append that failed takes the appends of its swarm queued after it down too: they were built
+   * on it (their sequence numbers follow its), and written without it they would leave a hole.
+   */
+  function rejectFollowers(failed: Set<string>): void {
+    if (!failed.size) return;
+    waiting = waiting.filter((it) => {
+      if (!it.conflict || !failed.has(it.swarmId)) return true;
+      it.reject(it.conflict());
+      return false;
+    });
+  }
+
   async function writeBatch(batch: Item[]): Promise<void> {
+    const failed = new Set<string>();
+    const fail = (it: Item, err: unknown) => {
+      if (it.conflict) failed.add(it.swarmId);
+      it.reject(isUniqueViolation(err) && it.conflict ? it.conflict() : err);
+    };
     try {
       await write(batch);
       for (const it of batch) it.resolve();
@@ -385,18 +403,22 @@ export function createSwarmWriteBatch(
       if (batch.length > 1 && isUniqueViolation(err)) {
         // One append lost a race for its sequence numbers: write them one by one to find it.
         for (const it of batch) {
+          if (it.conflict && failed.has(it.swarmId)) {
+            it.reject(it.conflict());
+            continue;
+          }
           try {
             await write([it]);
             it.resolve();
           } catch (e) {
-            it.reject(isUniqueViolation(e) && it.conflict ? it.conflict() : e);
+            fail(it, e);
           }
         }
       } else {
-        for (const it of batch)
-          it.reject(isUniqueViolation(err) && it.conflict ? it.conflict() : err);
+        for (const it of batch) fail(it, err);
       }
     }
+    rejectFollowers(failed);
   }
 
   function pump(): void {

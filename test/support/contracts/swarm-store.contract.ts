@@ -267,6 +267,27 @@ export function swarmStoreContract(
       expect(await store.searchPlaybook('', 5)).toEqual([]);
     });
 
+    it('refuses the appends built on one that lost its race, and no hole is left', async () => {
+      const a = await newSwarm(store, 'chain a');
+      const b = await newSwarm(store, 'chain b');
+      await append(store, a.id, a.state, [
+        { type: 'iteration.started', iteration: 1, feedback: [] },
+      ]);
+      // A stale writer of a (at seq 1) appends twice without waiting, with b's append between.
+      const stale = initialState(a.state.spec);
+      const results = await Promise.allSettled([
+        append(store, a.id, stale, [{ type: 'swarm.cancel_requested', by: 'stale' }]),
+        append(store, b.id, b.state, [{ type: 'iteration.started', iteration: 1, feedback: [] }]),
+        append(store, a.id, stale, [{ type: 'iteration.started', iteration: 1, feedback: [] }]),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'rejected']);
+      for (const r of [results[0], results[2]])
+        expect((r as PromiseRejectedResult).reason).toBeInstanceOf(ConcurrentAppendError);
+      expect((await store.events(a.id)).map((e) => e.seq)).toEqual([1, 2]);
+      expect((await store.get(a.id))!.lastSeq).toBe(2);
+      expect((await store.events(b.id)).map((e) => e.seq)).toEqual([1, 2]);
+    });
+
     it('journals an effect on its own and keeps the first of two puts', async () => {
       const { id } = await newSwarm(store);
       await store.journalPut(journalEntry(id, 't1', 'first'));
