@@ -51,6 +51,9 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Prov
     fetch: counter.fetch,
     logger: createSdkLogger(options.logger?.child({ provider: name })),
     logLevel: options.logger ? 'warn' : 'off',
+    // The service registers no OpenTelemetry tracer: the SDK's spans and trace-context headers
+    // would be no-ops that cost CPU on every call.
+    openTelemetry: false,
   });
 
   return {
