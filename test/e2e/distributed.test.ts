@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { Agent, fetch as tlsFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNginx, type RunningNginx } from '../support/nginx.js';
@@ -97,6 +98,21 @@ async function firstEvent(url: string, id: string, type: string) {
     }
   } finally {
     stop.abort();
+  }
+}
+
+/** The workers (`host:pid`) recorded on the swarms' running tasks, read from the database. */
+async function runningTaskWorkers(ids: string[]): Promise<Set<string>> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ worker: string }>(
+      `select distinct worker from agent_tasks where status = 'running' and swarm_id = any($1::uuid[])`,
+      [ids],
+    );
+    return new Set(rows.map((r) => r.worker));
+  } finally {
+    await client.end();
   }
 }
 
@@ -373,8 +389,17 @@ describe('distributed profile', () => {
       if (Date.now() > settledBy)
         throw new Error('answers sent before the freeze were not recorded');
     }
-    extra.proc.child.kill('SIGKILL');
-    await extra.proc.exited;
+    // The victim is a worker with calls in flight: the new one if it took a swarm, else the one
+    // that did (a replacement keeps the suite's two workers).
+    const running = await runningTaskWorkers(ids);
+    const workerOf = (c: RunningCli) => `${os.hostname()}:${c.child.pid}`;
+    const victim = running.has(workerOf(extra.proc))
+      ? extra.proc
+      : children.find((c) => c.child.exitCode === null && running.has(workerOf(c)));
+    expect(victim, 'a worker holds calls in flight at the freeze').toBeDefined();
+    victim!.child.kill('SIGKILL');
+    await victim!.exited;
+    if (victim !== extra.proc) await start('worker');
     gate.thaw();
     for (const id of ids) {
       const s = await waitForStatus(
@@ -386,7 +411,7 @@ describe('distributed profile', () => {
       expect(s.status).toBe('completed');
     }
     // Tasks the dead worker had started were taken over (their jobs came back as stalled).
-    const killed = `${os.hostname()}:${extra.proc.child.pid}`;
+    const killed = workerOf(victim!);
     let takenOver = 0;
     for (const id of ids) {
       const res = await fetch(`${api[0]}/api/swarms/${id}/events`, {
