@@ -687,8 +687,9 @@ const TERMINAL = new Set([
 const OPEN = ['queued', 'running', 'awaiting_decision'];
 /**
  * Waits until no swarm is open (the service's database holds only this run's swarms), with three
- * one-row list queries every 100 ms so that watching costs the service little; then reads the
- * list once. The events are replayed afterwards.
+ * one-row list queries every 250 ms so that watching costs the service little (the wall time is
+ * taken from the events, not from when this notices); then reads the list once. The events are
+ * replayed afterwards.
  */
 async function waitAll(url, ids, timeoutMs) {
   const want = new Set(ids);
@@ -705,7 +706,7 @@ async function waitAll(url, ids, timeoutMs) {
       if (mine.length === want.size && mine.every((s) => TERMINAL.has(s.status))) return mine;
     }
     if (Date.now() > deadline) throw new Error('timed out waiting for the swarms to end');
-    await sleep(100);
+    await sleep(250);
   }
 }
 
