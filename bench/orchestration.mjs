@@ -159,22 +159,36 @@ async function adminQuery(url, sqlText) {
   }
 }
 /** The LLM-call durations the service journaled (ms, around the SDK call), by swarm/task. */
+/**
+ * From the service's database once it has stopped: each LLM call's journaled duration (ms), and
+ * each task's window from its projection row (`started_at` → `ended_at`, microseconds, where the
+ * events' timestamps carry milliseconds).
+ */
 async function journalDurations(dbUrl, dataDir) {
-  const sqlText = `select swarm_id::text as s, task_id as t, duration_ms as d from agent_calls where kind = 'llm'`;
+  const calls = `select swarm_id::text as s, task_id as t, duration_ms as d from agent_calls where kind = 'llm'`;
+  const windows = `select swarm_id::text as s, task_id as t,
+      extract(epoch from (ended_at - started_at)) * 1000 as w
+    from agent_tasks where started_at is not null and ended_at is not null`;
   let rows;
+  let windowRows;
   if (dbUrl) {
     const { default: pg } = await import('pg');
     const c = new pg.Client({ connectionString: dbUrl });
     await c.connect();
-    rows = (await c.query(sqlText)).rows;
+    rows = (await c.query(calls)).rows;
+    windowRows = (await c.query(windows)).rows;
     await c.end();
   } else {
     const { PGlite } = await import('@electric-sql/pglite');
     const db = await PGlite.create(path.join(dataDir, 'pglite'));
-    rows = (await db.query(sqlText)).rows;
+    rows = (await db.query(calls)).rows;
+    windowRows = (await db.query(windows)).rows;
     await db.close();
   }
-  return new Map(rows.map((r) => [`${r.s}/${r.t}`, Number(r.d)]));
+  return {
+    llm: new Map(rows.map((r) => [`${r.s}/${r.t}`, Number(r.d)])),
+    window: new Map(windowRows.map((r) => [`${r.s}/${r.t}`, Number(r.w)])),
+  };
 }
 async function freshDb(adminUrl, name) {
   await adminQuery(adminUrl, `drop database if exists "${name}" with (force)`);
@@ -950,11 +964,12 @@ async function runService({
       const byIt = new Map();
       for (const [taskId, t] of byTask) {
         if (t.started !== undefined && t.ended !== undefined) {
-          durations.push(t.ended - t.started);
-          const d = journal.get(`${ids[k]}/${taskId}`);
+          const window = journal.window.get(`${ids[k]}/${taskId}`) ?? t.ended - t.started;
+          durations.push(window);
+          const d = journal.llm.get(`${ids[k]}/${taskId}`);
           if (d !== undefined) {
             llmMs.push(d);
-            engineMs.push(t.ended - t.started - d);
+            engineMs.push(window - d);
           }
         }
         if (t.started !== undefined) queueWaits.push(t.started - t.scheduled);
