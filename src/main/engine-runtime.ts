@@ -184,7 +184,8 @@ export async function createEngineRuntime(
   const local = createInprocQueue({
     concurrency,
     logger,
-    jobs: shared ? JOB_NAMES.filter((n) => !sharedJobs.includes(n)) : JOB_NAMES,
+    // Embedded, every swarm runs here: no `swarm.run` jobs (and no zero queue_depth series for them).
+    jobs: JOB_NAMES.filter((n) => !(shared ? sharedJobs.includes(n) : n === 'swarm.run')),
   });
   const queue = shared
     ? createRoutedQueue(
