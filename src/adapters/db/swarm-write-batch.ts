@@ -85,6 +85,8 @@ interface Item {
   journal: JournalRow[];
   /** Set for appends: the error a conflict on the (swarm_id, seq) key becomes. */
   conflict?: () => Error;
+  /** Set for appends: the fold the append was made on (the caller's state object). */
+  basis?: SwarmState;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -378,22 +380,27 @@ export function createSwarmWriteBatch(
   }
 
   /**
-   * An append that failed takes the appends of its swarm queued after it down too: they were built
-   * on it (their sequence numbers follow its), and written without it they would leave a hole.
+   * Folds an append failed on: the appends made on the same fold after it were built on it (their
+   * sequence numbers follow its), and written without it they would leave a hole in the log. They
+   * are refused — queued, in the same statement, or submitted later (a step that was deciding
+   * when it failed) — until the caller folds the log again into a new state.
    */
-  function rejectFollowers(failed: Set<string>): void {
-    if (!failed.size) return;
+  const failedBases = new WeakSet<SwarmState>();
+  const builtOnFailure = (it: Item) => it.basis !== undefined && failedBases.has(it.basis);
+
+  function rejectFollowers(): void {
     waiting = waiting.filter((it) => {
-      if (!it.conflict || !failed.has(it.swarmId)) return true;
-      it.reject(it.conflict());
+      if (!builtOnFailure(it)) return true;
+      it.reject(it.conflict!());
       return false;
     });
   }
 
   async function writeBatch(batch: Item[]): Promise<void> {
-    const failed = new Set<string>();
+    let failures = false;
     const fail = (it: Item, err: unknown) => {
-      if (it.conflict) failed.add(it.swarmId);
+      if (it.basis) failedBases.add(it.basis);
+      failures = true;
       it.reject(isUniqueViolation(err) && it.conflict ? it.conflict() : err);
     };
     try {
@@ -403,8 +410,8 @@ export function createSwarmWriteBatch(
       if (batch.length > 1 && isUniqueViolation(err)) {
         // One append lost a race for its sequence numbers: write them one by one to find it.
         for (const it of batch) {
-          if (it.conflict && failed.has(it.swarmId)) {
-            it.reject(it.conflict());
+          if (builtOnFailure(it)) {
+            it.reject(it.conflict!());
             continue;
           }
           try {
@@ -418,7 +425,7 @@ export function createSwarmWriteBatch(
         for (const it of batch) fail(it, err);
       }
     }
-    rejectFollowers(failed);
+    if (failures) rejectFollowers();
   }
 
   function pump(): void {
@@ -449,7 +456,10 @@ export function createSwarmWriteBatch(
 
   return {
     append(swarmId, expectedSeq, events, state, requestId, journal) {
+      if (failedBases.has(state))
+        return Promise.reject(new ConcurrentAppendError(swarmId, expectedSeq));
       return submit({
+        basis: state,
         swarmId,
         ...appendRows(swarmId, expectedSeq, events, state, requestId),
         journal: journal.map(journalRow),

@@ -225,6 +225,14 @@ export function swarmStoreContract(
         'iteration.started',
       ]);
       expect((await store.get(a.id))!.lastSeq).toBe(2);
+      // A step still deciding on the stale fold when the failure came appends after it: refused.
+      await expect(
+        append(store, a.id, stale, [{ type: 'task.scheduled', ...implTask(1) }]),
+      ).rejects.toBeInstanceOf(ConcurrentAppendError);
+      expect((await store.events(a.id)).map((e) => e.seq)).toEqual([1, 2]);
+      // The log folded again is a new state, and appends on it are written.
+      await append(store, a.id, a.state, [{ type: 'task.scheduled', ...implTask(1) }]);
+      expect((await store.events(a.id)).map((e) => e.seq)).toEqual([1, 2, 3]);
     });
 
     it('finds playbook entries with every word first, then entries sharing any word', async () => {
