@@ -101,6 +101,11 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
   const inFlight = new Map<string, Set<AbortController>>();
   const claims = new Map<string, Claim>();
   /**
+   * The last append queued for each swarm while it is being written: a swarm's appends are
+   * written in order, so once it has settled every earlier one has too.
+   */
+  const lastWrite = new Map<string, Promise<void>>();
+  /**
    * Only this process appends to the swarm (apart from cancellations and decisions, whose appends
    * make ours fail and the fold be read again), so the cached fold is the log.
    */
@@ -149,11 +154,20 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     events: SwarmEvent[],
     journal?: JournalEntry[],
   ): Promise<boolean> {
+    const write = store.append(swarmId, expected, events, state, {
+      requestId: deps.currentRequestId?.() ?? null,
+      ...(journal?.length ? { journal } : {}),
+    });
+    const settled = write.then(
+      () => undefined,
+      () => undefined,
+    );
+    lastWrite.set(swarmId, settled);
+    void settled.then(() => {
+      if (lastWrite.get(swarmId) === settled) lastWrite.delete(swarmId);
+    });
     try {
-      await store.append(swarmId, expected, events, state, {
-        requestId: deps.currentRequestId?.() ?? null,
-        ...(journal?.length ? { journal } : {}),
-      });
+      await write;
     } catch (err) {
       cache.delete(swarmId); // the in-memory fold ran ahead of the log: rebuild it
       if (err instanceof ConcurrentAppendError) return false;
@@ -689,7 +703,13 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
       return (await store.get(id))!;
     },
 
-    state: (id) => withLock(id, () => load(id)),
+    // What has been written: the lock keeps new appends out while those in flight settle (a
+    // failed one drops the cached fold, and the log is read again).
+    state: (id) =>
+      withLock(id, async () => {
+        await lastWrite.get(id);
+        return load(id);
+      }),
 
     async recover(options = {}) {
       const ids = await store.unfinished();
