@@ -104,7 +104,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
    * The last append queued for each swarm while it is being written: a swarm's appends are
    * written in order, so once it has settled every earlier one has too.
    */
-  const lastWrite = new Map<string, Promise<void>>();
+  const lastWrite = new Map<string, Promise<unknown>>();
   /**
    * Only this process appends to the swarm (apart from cancellations and decisions, whose appends
    * make ours fail and the fold be read again), so the cached fold is the log.
@@ -158,20 +158,15 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
       requestId: deps.currentRequestId?.() ?? null,
       ...(journal?.length ? { journal } : {}),
     });
-    const settled = write.then(
-      () => undefined,
-      () => undefined,
-    );
-    lastWrite.set(swarmId, settled);
-    void settled.then(() => {
-      if (lastWrite.get(swarmId) === settled) lastWrite.delete(swarmId);
-    });
+    lastWrite.set(swarmId, write);
     try {
       await write;
     } catch (err) {
       cache.delete(swarmId); // the in-memory fold ran ahead of the log: rebuild it
       if (err instanceof ConcurrentAppendError) return false;
       throw err;
+    } finally {
+      if (lastWrite.get(swarmId) === write) lastWrite.delete(swarmId);
     }
     deps.observer?.eventsCommitted?.(state, events);
     if (state.completion) cache.delete(swarmId);
@@ -707,7 +702,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     // failed one drops the cached fold, and the log is read again).
     state: (id) =>
       withLock(id, async () => {
-        await lastWrite.get(id);
+        await lastWrite.get(id)?.catch(() => undefined);
         return load(id);
       }),
 
