@@ -1268,6 +1268,9 @@ async function main() {
           process.stdout.write(
             `(${wl.name}) ${describe(wl)} — ${s.system}${rounds > 1 ? `, round ${round}` : ''} … `,
           );
+          // A checkpoint now, so that one forced by the previous runs' WAL does not land in this
+          // run's window (whichever system it is).
+          if (adminPg) await adminQuery(adminPg, 'checkpoint');
           const idleBefore = noWaitIdle ? undefined : await waitIdle();
           const fakeBefore = await fakeCount(fake.url);
           let r;
