@@ -708,27 +708,20 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
 
     async recover(options = {}) {
       const ids = await store.unfinished();
-      if (deps.shared) {
-        // Every worker runs this now and then: queue each swarm's run (a run in progress holds
-        // its job's id, so this adds nothing for it), and the webhooks still owed.
-        for (const id of await store.pendingWebhooks(WEBHOOK_ATTEMPTS))
-          await queue.enqueue(
-            'webhook.deliver',
-            { swarmId: id },
-            { group: id, jobId: `webhook:${id}` },
-          );
-        for (const id of ids) await enqueueRun(id);
-        return ids.length;
-      }
-      // No call of these swarms is in flight any more: what they had reserved is free again.
-      await store.clearReservations(ids);
-      for (const id of await store.pendingWebhooks(WEBHOOK_ATTEMPTS)) {
+      for (const id of await store.pendingWebhooks(WEBHOOK_ATTEMPTS))
         await queue.enqueue(
           'webhook.deliver',
           { swarmId: id },
           { group: id, jobId: `webhook:${id}` },
         );
+      if (deps.shared) {
+        // Every worker runs this now and then: queue each swarm's run (a run in progress holds
+        // its job's id, so this adds nothing for it).
+        for (const id of ids) await enqueueRun(id);
+        return ids.length;
       }
+      // No call of these swarms is in flight any more: what they had reserved is free again.
+      await store.clearReservations(ids);
       for (const id of ids) {
         const state = await withLock(id, () => load(id));
         // A running task here was this process's (it is the only one) and died with it.

@@ -59,11 +59,11 @@ export interface CostEstimate {
 }
 
 export function costUsd(table: PriceTable, model: string, usage: TokenUsage): CostEstimate {
-  const hit = findPrice(table, model);
-  if (!hit) return { usd: 0, priced: false };
+  const found = findPrice(table, model);
+  if (!found) return { usd: 0, priced: false };
   const usd =
-    (usage.inputTokens * hit.price.input + usage.outputTokens * hit.price.output) / 1_000_000;
-  return { usd, priced: true, matched: hit.key };
+    (usage.inputTokens * found.price.input + usage.outputTokens * found.price.output) / 1_000_000;
+  return { usd, priced: true, matched: found.key };
 }
 
 /**
@@ -72,11 +72,11 @@ export function costUsd(table: PriceTable, model: string, usage: TokenUsage): Co
  */
 type Found = { key: string; price: { input: number; output: number } } | undefined;
 /** Look-ups by table (tables are not changed once parsed): a prefix match scans them all. */
-const found = new WeakMap<PriceTable, Map<string, Found>>();
+const lookUps = new WeakMap<PriceTable, Map<string, Found>>();
 
 export function findPrice(table: PriceTable, model: string): Found {
-  let byModel = found.get(table);
-  if (!byModel) found.set(table, (byModel = new Map()));
+  let byModel = lookUps.get(table);
+  if (!byModel) lookUps.set(table, (byModel = new Map()));
   if (byModel.has(model)) return byModel.get(model);
   const result = lookUp(table, model);
   if (byModel.size < 10_000) byModel.set(model, result);

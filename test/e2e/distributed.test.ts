@@ -26,6 +26,7 @@ import {
   agentOf,
   implementer,
   parseSse,
+  readUntilEvent,
   validator,
   writeAgents,
 } from '../support/swarm-harness.js';
@@ -80,25 +81,11 @@ async function submit(url: string, body: Record<string, unknown>): Promise<strin
 
 /** The swarm's first event of `type`, read off its live stream (which is then closed). */
 async function firstEvent(url: string, id: string, type: string) {
-  const stop = new AbortController();
   const res = await fetch(`${url}/api/swarms/${id}/events`, {
     headers: { authorization: `Bearer ${KEY}` },
-    signal: stop.signal,
+    signal: AbortSignal.timeout(30_000),
   });
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return undefined;
-      text += decoder.decode(value, { stream: true });
-      const found = parseSse(text).find((e) => e.event === type);
-      if (found) return found;
-    }
-  } finally {
-    stop.abort();
-  }
+  return readUntilEvent(res, type);
 }
 
 /** The workers (`host:pid`) recorded on the swarms' running tasks, read from the database. */

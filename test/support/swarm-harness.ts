@@ -114,20 +114,7 @@ export async function startSwarmHarness(
         key: server.adminKey,
         signal: AbortSignal.timeout(timeoutMs),
       });
-      const reader = res.body!.getReader();
-      const decoder = new TextDecoder();
-      let buffer = '';
-      try {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) throw new Error(`the stream ended without a ${type} event`);
-          buffer += decoder.decode(value, { stream: true });
-          const hit = parseSse(buffer).find((e) => e.event === type);
-          if (hit) return hit;
-        }
-      } finally {
-        await reader.cancel().catch(() => undefined);
-      }
+      return readUntilEvent(res, type);
     },
     async get(id) {
       const res = await server.fetch(`/api/swarms/${id}`, { key: server.adminKey });
@@ -140,6 +127,27 @@ export async function startSwarmHarness(
     },
   };
   return h;
+}
+
+/** Reads a live event stream until an event of `type` arrives, then closes it. */
+export async function readUntilEvent(
+  res: Response,
+  type: string,
+): Promise<{ id: number; event: string; data: Record<string, unknown> }> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the stream ended without a ${type} event`);
+      buffer += decoder.decode(value, { stream: true });
+      const hit = parseSse(buffer).find((e) => e.event === type);
+      if (hit) return hit;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
 }
 
 export function parseSse(text: string) {

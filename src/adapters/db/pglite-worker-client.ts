@@ -66,8 +66,6 @@ export class PgliteWorkerClient implements PgliteHandle {
   #nextId = 1;
   #openTransactions = 0;
   #referenced = true;
-  /** Set when the worker died unexpectedly. */
-  #failure: Error | undefined;
   /** Set once the worker has exited (died or closed): every call fails with it. */
   #stopped: Error | undefined;
   #lastError: Error | undefined;
@@ -170,9 +168,10 @@ export class PgliteWorkerClient implements PgliteHandle {
   }
 
   async #shutdown(): Promise<void> {
-    if (!this.#failure) {
-      // Open transactions finish first (PGlite's close waits for them); then later calls fail
-      // on the worker ("PGlite is closed"), and once it has stopped, here.
+    if (!this.#stopped) {
+      // A live worker (a dead one is only stopped). Open transactions finish first (PGlite's
+      // close waits for them); then later calls fail on the worker ("PGlite is closed"), and
+      // once it has stopped, here.
       const closed = this.#call({ op: 'close' });
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
@@ -248,10 +247,8 @@ export class PgliteWorkerClient implements PgliteHandle {
             { cause: this.#lastError },
           );
     this.#stopped = reason;
-    if (this.#closing === undefined) {
-      this.#failure = reason;
+    if (this.#closing === undefined)
       this.#logger?.error({ code }, 'the embedded database worker stopped');
-    }
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const p of pending) p.reject(reason);
