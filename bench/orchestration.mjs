@@ -4,7 +4,7 @@
 //
 // Usage: npm run build && node bench/orchestration.mjs [--quick] [--pg postgres://…/db]
 //          [--max-agents 64] [--only cfn|langgraph] [--workload a|b] [--cpu-prof]
-//          [--count-queries] [--service-env K=V]… [--no-wait-idle]
+//          [--count-queries] [--service-env K=V]… [--no-wait-idle] [--rounds N] [--warmup N]
 //
 // --pg: the database in the URL is only the maintenance connection; every run gets a scratch
 // database created next to it (<db>_<run>) and dropped at the end, so each run starts empty.
@@ -165,7 +165,7 @@ async function adminQuery(url, sqlText) {
  * events' timestamps carry milliseconds).
  */
 async function journalDurations(dbUrl, dataDir) {
-  const calls = `select swarm_id::text as s, task_id as t, duration_ms as d from agent_calls where kind = 'llm'`;
+  const calls = `select swarm_id::text as s, task_id as t, duration_ms as d, key from agent_calls where kind = 'llm'`;
   const windows = `select swarm_id::text as s, task_id as t,
       extract(epoch from (ended_at - started_at)) * 1000 as w
     from agent_tasks where started_at is not null and ended_at is not null`;
@@ -187,6 +187,7 @@ async function journalDurations(dbUrl, dataDir) {
   }
   return {
     llm: new Map(rows.map((r) => [`${r.s}/${r.t}`, Number(r.d)])),
+    callKey: new Map(rows.map((r) => [`${r.s}/${r.t}`, r.key])),
     window: new Map(windowRows.map((r) => [`${r.s}/${r.t}`, Number(r.w)])),
   };
 }
@@ -241,9 +242,10 @@ const messagesRequest = (agent, text) => ({
     messages: [{ role: 'user', content: text }],
   }),
 });
-/** One plain-fetch Anthropic Messages call. */
-async function callFake(url, agent, text) {
+/** One plain-fetch Anthropic Messages call; `key` (x-cfn-call-key) names it in the fake's log. */
+async function callFake(url, agent, text, key) {
   const init = messagesRequest(agent, text);
+  if (key) init.headers['x-cfn-call-key'] = key;
   let res;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -316,11 +318,13 @@ async function langGraphChild(cfg) {
   const GATE = 0.7; // mvp
   const CONSENSUS = 0.8;
 
+  let nextKey = 0;
   async function timed(kind, iteration, agent, fn) {
+    const key = `lg-${process.pid}-${nextKey++}`;
     const start = performance.now();
-    const out = await fn();
+    const out = await fn(key);
     calls++;
-    tasks.push({ kind, iteration, start, end: performance.now() });
+    tasks.push({ kind, iteration, start, end: performance.now(), key });
     void agent;
     return out;
   }
@@ -328,11 +332,12 @@ async function langGraphChild(cfg) {
   const graph = new StateGraph(State)
     .addNode('plan', (s) => ({ iteration: s.iteration + 1, results: null, gateResult: null }))
     .addNode('implementer', async (input) => {
-      const out = await timed('implement', input.iteration, input.agent, () =>
+      const out = await timed('implement', input.iteration, input.agent, (key) =>
         callFake(
           cfg.fakeUrl,
           input.agent,
           implementerText(input.objective, input.iteration, wl.iterations, input.feedback),
+          key,
         ),
       );
       return {
@@ -353,8 +358,8 @@ async function langGraphChild(cfg) {
       return { gateResult: { score, passed }, feedback };
     })
     .addNode('validator', async (s) => {
-      const out = await timed('validate', s.iteration, 'val', () =>
-        callFake(cfg.fakeUrl, 'val', validatorText(s.objective, s.iteration, s.results)),
+      const out = await timed('validate', s.iteration, 'val', (key) =>
+        callFake(cfg.fakeUrl, 'val', validatorText(s.objective, s.iteration, s.results), key),
       );
       const score = Number(out.score);
       return {
@@ -412,6 +417,14 @@ async function langGraphChild(cfg) {
     await invoke(WARMUP_OBJECTIVE, `warmup-${process.pid}`);
     Object.assign(wl, saved);
   }
+  // Then whole unmeasured passes of the workload (--warmup N), so that both sides are measured
+  // with their code optimised by the JIT rather than during it.
+  for (let k = 0; k < (cfg.warmupPasses ?? 0); k++)
+    await Promise.all(
+      Array.from({ length: wl.swarms }, (_, i) =>
+        invoke(OBJECTIVE(`${wl.name}-warmup${k}`, i), `w${k}-${i}`),
+      ),
+    );
   tasks.length = 0;
   calls = 0;
   fakeRetries = 0;
@@ -456,6 +469,7 @@ async function langGraphChild(cfg) {
     wallMs,
     statuses,
     durations: tasks.map((t) => t.end - t.start),
+    callKeys: tasks.map((t) => t.key),
     gaps,
     cpu,
     pgXacts: pgEnd && pgStart ? pgEnd.xact - pgStart.xact : undefined,
@@ -823,6 +837,7 @@ async function runService({
   countQueries,
   workers = 0,
   redisUrl,
+  warmupPasses = 0,
 }) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-bench-orch-'));
   let dbUrl;
@@ -890,6 +905,21 @@ async function runService({
       maxIterations: 3,
     });
     await waitAll(url, [w], 60_000);
+    for (let k = 0; k < warmupPasses; k++) {
+      const ws = await Promise.all(
+        Array.from({ length: wl.swarms }, (_, i) =>
+          submit(url, {
+            objective: OBJECTIVE(`${wl.name}-warmup${k}`, i),
+            strategy: 'cfn-loop',
+            mode: 'mvp',
+            agents: agentNames(wl),
+            validators: ['val'],
+            maxIterations: wl.iterations,
+          }),
+        ),
+      );
+      await waitAll(url, ws, 300_000);
+    }
     await sleep(300);
     const idleRss = pids.reduce((a, p) => a + procStatus(p, 'VmRSS'), 0);
     const pgStart = dbUrl ? await pgStats(dbUrl) : undefined;
@@ -943,6 +973,7 @@ async function runService({
     let tasks = 0;
     let end = 0;
     const durations = [];
+    const callKeys = [];
     const queueWaits = [];
     const gaps = [];
     for (const [k, events] of all.entries()) {
@@ -966,6 +997,7 @@ async function runService({
         if (t.started !== undefined && t.ended !== undefined) {
           const window = journal.window.get(`${ids[k]}/${taskId}`) ?? t.ended - t.started;
           durations.push(window);
+          callKeys.push(journal.callKey.get(`${ids[k]}/${taskId}`));
           const d = journal.llm.get(`${ids[k]}/${taskId}`);
           if (d !== undefined) {
             llmMs.push(d);
@@ -991,6 +1023,7 @@ async function runService({
       detectedMs,
       statuses,
       durations,
+      callKeys,
       queueWaits,
       llmMs,
       engineMs,
@@ -1085,13 +1118,24 @@ async function measureFake(url, n = 300) {
     ...agentNames(WORKLOADS.a).map((a) => `${a} reported confidence 0.1: ok`),
   ]);
   for (let i = 0; i < 50; i++) await callFake(url, 'impl-long-00', text);
+  const before = await fakeCount(url);
   const xs = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();
-    await callFake(url, 'impl-long-00', text);
+    await callFake(url, 'impl-long-00', text, `bare-${i}`);
     xs.push(performance.now() - t);
   }
-  return { p50: median(xs), p95: pct(xs, 95), p99: pct(xs, 99), n };
+  // The floor of "overhead" as the rows measure it: a bare call's round trip minus the fake's own
+  // service time of that request (socket, HTTP parsing and fetch on both sides, nothing else).
+  const service = await fakeServiceTimes(url, before);
+  const bare = xs.map((x, i) => x - (service.get(`bare-${i}`) ?? 0));
+  return {
+    p50: median(xs),
+    p95: pct(xs, 95),
+    p99: pct(xs, 99),
+    n,
+    bareOverheadMs: { p50: pct(bare, 50), p95: pct(bare, 95), p99: pct(bare, 99) },
+  };
 }
 
 function writeAgents(dir) {
@@ -1126,9 +1170,36 @@ const RULES = [
   { match: 'AGENT=val', reply: { text: 'Review.\n{"score":0.95,"approve":true,"feedback":"ok"}' } },
 ];
 
-function summarize(r, fakeP50) {
-  const over = r.durations.map((d) => d - fakeP50);
+/**
+ * The fake's own service time of each call after request id `after`, by x-cfn-call-key: from its
+ * clock, the arrival of the request to the end of its answer (summed over a call's retries).
+ */
+async function fakeServiceTimes(url, after) {
+  const all = await (await fetch(`${url}/_timings?after=${after}`)).json();
+  const byKey = new Map();
+  for (const r of all)
+    if (r.callKey && r.respondedAt !== undefined)
+      byKey.set(r.callKey, (byKey.get(r.callKey) ?? 0) + (r.respondedAt - r.receivedAt));
+  return byKey;
+}
+
+/**
+ * Overhead: a task's latency minus the fake's service time for that task's own request (matched by
+ * its call key); `overheadVsP50Ms` subtracts the fake's p50 round trip from the bench instead (the
+ * figure before 2026-12-01 evening), which leaves the fake's and the socket's variance in the tail.
+ */
+function summarize(r, fakeP50, serviceByKey) {
+  const own = r.durations.map((d, i) => {
+    const sv = serviceByKey.get(r.callKeys?.[i]);
+    return sv === undefined ? undefined : d - sv;
+  });
+  const matched = own.filter((x) => x !== undefined);
+  const over = matched.length === own.length ? matched : r.durations.map((d) => d - fakeP50);
+  const vsP50 = r.durations.map((d) => d - fakeP50);
   return {
+    overheadSamples: over,
+    overheadBasis: matched.length === own.length ? 'per-request' : 'fake p50',
+    overheadVsP50Ms: { p50: pct(vsP50, 50), p95: pct(vsP50, 95), p99: pct(vsP50, 99) },
     tasks: r.tasks,
     fakeCalls: r.fakeCalls ?? r.tasks,
     retries: r.retries ?? 0,
@@ -1160,15 +1231,20 @@ function summarize(r, fakeP50) {
   };
 }
 
-/** Each (workload, system)'s row of median tasks/s over its rounds (the lower middle one). */
-function medianRows(rows) {
+/** The rows grouped by `key`, in first-seen order. */
+function groupBy(rows, key) {
   const groups = new Map();
   for (const r of rows) {
-    const key = `${r.workload}\u0000${r.system}`;
-    if (!groups.has(key)) groups.set(key, []);
-    groups.get(key).push(r);
+    const k = key(r);
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(r);
   }
-  return [...groups.values()].map((g) => {
+  return [...groups.values()];
+}
+
+/** Each (workload, system)'s row of median tasks/s over its rounds (the lower middle one). */
+function medianRows(rows) {
+  return groupBy(rows, (r) => `${r.workload}\u0000${r.system}`).map((g) => {
     const sorted = [...g].sort((x, y) => x.tasksPerS - y.tasksPerS);
     return sorted[Math.floor((sorted.length - 1) / 2)];
   });
@@ -1185,6 +1261,8 @@ async function main() {
   // --rounds N: every system of a workload N times, round-robin, so that a machine whose speed
   // drifts (a shared VM) slows both sides of a comparison alike; ratios are taken within a round.
   const rounds = Math.max(1, Number(arg('--rounds') ?? 1));
+  // Whole unmeasured passes of each workload before the measured one (0: only the small warm-up swarm).
+  const warmupPasses = Math.max(0, Number(arg('--warmup') ?? 1));
   // --service-env K=V (repeatable): extra service configuration for experiments, e.g. DATABASE_POOL_MAX=40.
   const serviceEnv = Object.fromEntries(
     process.argv
@@ -1215,7 +1293,7 @@ async function main() {
   try {
     const fakeTime = await measureFake(fake.url);
     console.log(
-      `fake LLM service time (300 sequential calls from the bench, plain fetch, keep-alive): p50 ${fakeTime.p50.toFixed(2)} ms, p95 ${fakeTime.p95.toFixed(2)} ms`,
+      `fake LLM service time (300 sequential calls from the bench, plain fetch, keep-alive): p50 ${fakeTime.p50.toFixed(2)} ms, p95 ${fakeTime.p95.toFixed(2)} ms; minus the fake's own time for each request (the floor of the overhead column): p50 ${fakeTime.bareOverheadMs.p50.toFixed(2)} / p95 ${fakeTime.bareOverheadMs.p95.toFixed(2)} / p99 ${fakeTime.bareOverheadMs.p99.toFixed(2)} ms`,
     );
     const fakeCpu0 = procCpuMs(fake.child.pid);
     const systems = [];
@@ -1290,6 +1368,7 @@ async function main() {
               cpuProf: cpuProf && wl.name === 'b',
               workers: s.workers ?? 0,
               redisUrl,
+              warmupPasses,
             });
           } else {
             let pgUrl;
@@ -1305,9 +1384,10 @@ async function main() {
               saver: s.saver,
               durability: s.durability,
               pgUrl,
+              warmupPasses,
             });
           }
-          const sum = summarize(r, fakeTime.p50);
+          const sum = summarize(r, fakeTime.p50, await fakeServiceTimes(fake.url, fakeBefore));
           if (wl.agents === 1)
             sum.stepGapMs = await stepGaps(fake.url, fakeBefore, expectedTasks(wl));
           if (sum.tasks !== expectedTasks(wl)) {
@@ -1413,6 +1493,18 @@ async function main() {
           );
         }
     }
+    // A tail percentile of one round of (c) is its third-worst task of 50: pooled over the rounds
+    // it rests on more samples.
+    const pooled = [];
+    if (rounds > 1)
+      for (const g of groupBy(rows, (r) => `${r.workload}\u0000${r.system}`)) {
+        const xs = g.flatMap((r) => r.overheadSamples);
+        const o = { p50: pct(xs, 50), p95: pct(xs, 95), p99: pct(xs, 99), n: xs.length };
+        pooled.push({ workload: g[0].workload, system: g[0].system, overheadMs: o });
+        console.log(
+          `(${g[0].workload}) ${g[0].system}: overhead over all ${rounds} rounds (${o.n} tasks) p50 ${f(o.p50, 2)} / p95 ${f(o.p95, 2)} / p99 ${f(o.p99, 2)} ms`,
+        );
+      }
     for (const fl of floors) {
       console.log(
         `raw BullMQ floor, ${fl.workers} worker(s) × concurrency ${fl.concurrency}: ${fl.jobsPerS.toFixed(0)} ${fl.llmCall ? 'jobs/s making one fake-LLM call each' : 'no-op jobs/s'} (${f(fl.workerCpuMsPerJob, 3)} ms worker CPU + ${f(fl.redisCpuMsPerJob, 3)} ms Redis CPU per job)`,
@@ -1464,6 +1556,7 @@ async function main() {
       date: startedAt.toISOString(),
       quick,
       rounds,
+      warmupPasses,
       machine: { ...machine, loadavgAtEnd: os.loadavg().map((x) => Number(x.toFixed(2))) },
       git: await gitInfo(),
       settings: {
@@ -1481,7 +1574,8 @@ async function main() {
           { ...w, describe: describe(w), expectedTasks: expectedTasks(w) },
         ]),
       ),
-      rows,
+      rows: rows.map(({ overheadSamples: _samples, ...r }) => r),
+      pooledOverhead: pooled,
     };
     const dir = path.join(HERE, 'results');
     fs.mkdirSync(dir, { recursive: true });

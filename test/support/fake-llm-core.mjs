@@ -83,6 +83,7 @@ export async function startFakeLlm(options = {}) {
           .map((r) => ({
             id: r.id,
             agent: r.system.match(/AGENT=([a-z0-9-]+)/)?.[1] ?? null,
+            callKey: r.callKey ?? null,
             receivedAt: r.receivedAt,
             respondedAt: r.respondedAt,
           })),
