@@ -58,10 +58,6 @@ export interface SwarmEngineDeps {
    */
   shared?: boolean;
   webhooks: { transport: WebhookTransport; secret: string | undefined; baseDelayMs?: number };
-  /** The request id of the work in progress (written on events). */
-  currentRequestId?: () => string | undefined;
-  /** Runs a job inside the submitting request's context, so its log lines carry that id. */
-  runWithRequestId?: <T>(requestId: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 export interface SwarmEngine {
@@ -69,8 +65,15 @@ export interface SwarmEngine {
     spec: SwarmSpec,
     meta: { createdBy: string | null; requestId: string | null },
   ): Promise<SwarmRecord>;
-  cancel(id: string, by: string): Promise<SwarmRecord>;
-  decide(id: string, decision: Decision, rationale: string, by: string): Promise<SwarmRecord>;
+  /** `requestId`: the request asking (written on its event; the default is the submitter's). */
+  cancel(id: string, by: string, requestId?: string | null): Promise<SwarmRecord>;
+  decide(
+    id: string,
+    decision: Decision,
+    rationale: string,
+    by: string,
+    requestId?: string | null,
+  ): Promise<SwarmRecord>;
   state(id: string): Promise<SwarmState>;
   /**
    * Re-enqueues every unfinished swarm and its open tasks (start-up after a crash; with a shared
@@ -140,22 +143,28 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     state: SwarmState,
     events: SwarmEvent[],
     journal?: JournalEntry[],
+    requestId?: string | null,
   ): Promise<boolean> {
     const expected = state.seq;
     for (const e of events) applyEvent(state, e);
-    return persist(swarmId, state, expected, events, journal);
+    return persist(swarmId, state, expected, events, journal, requestId);
   }
 
-  /** Writes events already folded into `state` (which was at `expected` before them). */
+  /**
+   * Writes events already folded into `state` (which was at `expected` before them). Their
+   * request id is that of the request asking (cancel, decision) or else the submitter's: the
+   * swarm's jobs work on its behalf.
+   */
   async function persist(
     swarmId: string,
     state: SwarmState,
     expected: number,
     events: SwarmEvent[],
     journal?: JournalEntry[],
+    requestId?: string | null,
   ): Promise<boolean> {
     const write = store.append(swarmId, expected, events, state, {
-      requestId: deps.currentRequestId?.() ?? null,
+      requestId: requestId ?? state.spec.requestId ?? null,
       ...(journal?.length ? { journal } : {}),
     });
     lastWrite.set(swarmId, write);
@@ -191,7 +200,10 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     try {
       await enqueueAdvance(swarmId);
     } catch (err) {
-      logger.warn({ err, swarmId }, 'swarm saved; its next step waits until the queue answers');
+      logger.warn(
+        { err, ...about(swarmId) },
+        'swarm saved; its next step waits until the queue answers',
+      );
     }
   }
 
@@ -267,7 +279,10 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
           const [match] = await store
             .searchPlaybook(state.spec.objective, 1)
             .catch((err: unknown) => {
-              logger.warn({ err, swarmId }, 'playbook look-up failed');
+              logger.warn(
+                { err, swarmId, requestId: state.spec.requestId },
+                'playbook look-up failed',
+              );
               return [];
             });
           if (match && match.swarmId !== swarmId) {
@@ -328,7 +343,12 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
               );
             }
             logger.info(
-              { swarmId, status: action.status, reason: action.reason },
+              {
+                swarmId,
+                requestId: state.spec.requestId,
+                status: action.status,
+                reason: action.reason,
+              },
               'swarm finished',
             );
           },
@@ -394,7 +414,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
       }
     }
     if (pending) throw new Error(`could not append to swarm ${swarmId}: too much contention`);
-    logger.warn({ swarmId }, 'advance stopped after too many steps; re-enqueued');
+    logger.warn(about(swarmId), 'advance stopped after too many steps; re-enqueued');
     await enqueueAdvance(swarmId);
   }
 
@@ -567,8 +587,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     set.add(controller);
     try {
       const headers: Record<string, string> = {};
-      const rid = spec.requestId ?? deps.currentRequestId?.();
-      if (rid) headers['x-request-id'] = rid;
+      if (spec.requestId) headers['x-request-id'] = spec.requestId;
       return await runner.run(swarmId, spec, task, controller.signal, headers, fresh, durable);
     } finally {
       set.delete(controller);
@@ -578,11 +597,15 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
   }
 
   /** Appends the events `decide` derives from the current state; it throws to refuse. */
-  async function decideAndRecord(swarmId: string, decide: (s: SwarmState) => SwarmEvent[]) {
+  async function decideAndRecord(
+    swarmId: string,
+    decide: (s: SwarmState) => SwarmEvent[],
+    requestId: string | null | undefined,
+  ) {
     for (let i = 0; i < 50; i++) {
       const ok = await withLock(swarmId, async () => {
         const state = await load(swarmId);
-        return commit(swarmId, state, decide(state));
+        return commit(swarmId, state, decide(state), undefined, requestId);
       });
       if (ok) return;
     }
@@ -636,15 +659,8 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     };
   }
 
-  /** Runs a job in the context of the request that submitted its swarm (log correlation). */
-  async function inSwarmContext<T>(swarmId: string, fn: () => Promise<T>): Promise<T> {
-    const rid = cache.get(swarmId)?.spec.requestId;
-    if (!deps.runWithRequestId) return fn();
-    if (rid) return deps.runWithRequestId(rid, fn);
-    const state = await withLock(swarmId, () => load(swarmId)).catch(() => undefined);
-    const id = state?.spec.requestId;
-    return id ? deps.runWithRequestId(id, fn) : fn();
-  }
+  /** A log line's swarm fields: the swarm and the request that submitted it (correlation). */
+  const about = (swarmId: string) => ({ swarmId, requestId: cache.get(swarmId)?.spec.requestId });
 
   const engine: SwarmEngine = {
     async submit(spec, meta) {
@@ -664,36 +680,44 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
       return (await store.get(id))!;
     },
 
-    async cancel(id, by) {
-      await decideAndRecord(id, (s) => {
-        if (isTerminal(s.status))
-          throw new AppError('CONFLICT', `swarm ${id} already ended as ${s.status}`);
-        return [{ type: 'swarm.cancel_requested', by }];
-      });
+    async cancel(id, by, requestId) {
+      await decideAndRecord(
+        id,
+        (s) => {
+          if (isTerminal(s.status))
+            throw new AppError('CONFLICT', `swarm ${id} already ended as ${s.status}`);
+          return [{ type: 'swarm.cancel_requested', by }];
+        },
+        requestId,
+      );
       await bus.publish({ kind: 'cancel', swarmId: id });
       await enqueueAfterCommit(id);
       return (await store.get(id))!;
     },
 
-    async decide(id, decision, rationale, by) {
-      await decideAndRecord(id, (s) => {
-        const it = s.iterations[s.iterations.length - 1];
-        if (s.status !== 'awaiting_decision' || !it || it.decision) {
-          throw new AppError(
-            'CONFLICT',
-            `swarm ${id} is not waiting for a decision (status ${s.status})`,
-          );
-        }
-        return [
-          {
-            type: 'decision.made',
-            iteration: it.n,
-            decision,
-            rationale: rationale || `decided by ${by}`,
-            by: 'human',
-          },
-        ];
-      });
+    async decide(id, decision, rationale, by, requestId) {
+      await decideAndRecord(
+        id,
+        (s) => {
+          const it = s.iterations[s.iterations.length - 1];
+          if (s.status !== 'awaiting_decision' || !it || it.decision) {
+            throw new AppError(
+              'CONFLICT',
+              `swarm ${id} is not waiting for a decision (status ${s.status})`,
+            );
+          }
+          return [
+            {
+              type: 'decision.made',
+              iteration: it.n,
+              decision,
+              rationale: rationale || `decided by ${by}`,
+              by: 'human',
+            },
+          ];
+        },
+        requestId,
+      );
       await enqueueAfterCommit(id);
       return (await store.get(id))!;
     },
@@ -737,11 +761,10 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     },
 
     handlers: {
-      'swarm.run': ({ swarmId }, signal) => inSwarmContext(swarmId, () => run(swarmId, signal)),
+      'swarm.run': ({ swarmId }, signal) => run(swarmId, signal),
       'swarm.advance': ({ swarmId }) =>
-        inSwarmContext(swarmId, () => (runsHere(swarmId) ? advance(swarmId) : enqueueRun(swarmId))),
-      'agent.run': ({ swarmId, taskId }, signal) =>
-        inSwarmContext(swarmId, () => runTask(swarmId, taskId, signal)),
+        runsHere(swarmId) ? advance(swarmId) : enqueueRun(swarmId),
+      'agent.run': ({ swarmId, taskId }, signal) => runTask(swarmId, taskId, signal),
       'webhook.deliver': createWebhookHandler({
         store,
         queue,

@@ -81,7 +81,10 @@ export function createWebhookHandler(deps: WebhookDeps) {
     });
     if (!error) return;
     if (attempt >= maxAttempts) {
-      deps.logger.warn({ swarmId, attempt, error }, 'webhook delivery failed for good');
+      deps.logger.warn(
+        { swarmId, requestId: swarm.spec.requestId, attempt, error },
+        'webhook delivery failed for good',
+      );
       return;
     }
     await deps.queue.enqueue(

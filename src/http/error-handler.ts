@@ -107,7 +107,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const appError = err instanceof AppError ? err : (fromBodyParser(err) ?? fromUnreachable(err));
     if (appError) {
       const status = statusFor(appError.code);
-      if (status >= 500) logger.error({ err }, appError.message);
+      if (status >= 500) logger.error({ err, requestId: res.locals.requestId }, appError.message);
       if (appError.code === 'RATE_LIMITED' && appError.details?.retryAfterSeconds) {
         res.setHeader('Retry-After', String(appError.details.retryAfterSeconds));
       }
@@ -115,7 +115,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     logger.error(
-      { err, method: req.method, url: req.originalUrl.split('?')[0] },
+      {
+        err,
+        method: req.method,
+        url: req.originalUrl.split('?')[0],
+        requestId: res.locals.requestId,
+      },
       'unhandled error',
     );
     sendError(

@@ -19,7 +19,6 @@ import type { AgentDefinition } from '../domain/agent-definition.js';
 import { createSwarmEngine, type SwarmEngine } from '../engine/swarm-engine.js';
 import { createEngineMetrics } from '../observability/engine-metrics.js';
 import type { Metrics } from '../observability/metrics.js';
-import { currentContext, runWithContext } from '../observability/request-context.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { Logger } from '../ports/logger.js';
 import type { SwarmStore } from '../ports/swarm-store.js';
@@ -240,8 +239,6 @@ export async function createEngineRuntime(
     workerId: `${os.hostname()}:${process.pid}`,
     shared: Boolean(shared),
     webhooks: { transport: createHttpWebhookTransport(), secret: e.webhookSecret },
-    currentRequestId: () => currentContext()?.requestId,
-    runWithRequestId: (requestId, fn) => runWithContext({ requestId }, fn),
   });
   let sweep: NodeJS.Timeout | undefined;
   if (deps.runsJobs) {

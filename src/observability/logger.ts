@@ -1,9 +1,9 @@
 // pino JSON lines to stdout and, when a log directory is configured, to LOG_DIR/app.log. Every line
-// carries time, level, service, version and, inside a request, its requestId.
+// carries time, level, service and version; the lines of a request and of a swarm carry a requestId
+// their callers pass (see the request-id middleware).
 import fs from 'node:fs';
 import path from 'node:path';
 import pino, { type DestinationStream, type Logger as PinoLogger } from 'pino';
-import { currentContext } from './request-context.js';
 import { REDACT_PATHS, redactUrlCredentials, scrubObject } from './redact.js';
 
 export type AppLogger = PinoLogger;
@@ -50,10 +50,6 @@ export function createLogger(options: LoggerOptions): AppLogger {
           const patched = args.map((a) => (typeof a === 'string' ? redactUrlCredentials(a) : a));
           method.apply(this, patched as Parameters<typeof method>);
         },
-      },
-      mixin() {
-        const ctx = currentContext();
-        return ctx ? { requestId: ctx.requestId } : {};
       },
     },
     pino.multistream(streams),

@@ -1,6 +1,7 @@
 // Correlation ids across services: one X-Request-Id sent with a swarm submission finds the API's
 // access log line, the engine's log lines for that swarm, and the header on every provider call
 // the fake LLM received; another swarm's id never mixes in.
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   agentOf,
@@ -13,7 +14,13 @@ import {
 let h: SwarmHarness;
 beforeAll(async () => {
   h = await startSwarmHarness();
-  h.llm.setResponder((req) => (agentOf(req) === 'val-a' ? validator(0.95) : implementer(0.9)));
+  h.llm.setResponder((req) =>
+    req.messages.some((m) => m.content.includes('held objective'))
+      ? { hang: true }
+      : agentOf(req) === 'val-a'
+        ? validator(0.95)
+        : implementer(0.9),
+  );
 });
 afterAll(async () => {
   await h?.stop();
@@ -71,4 +78,51 @@ it('follows one request id from the API through the queued jobs into every provi
   );
   expect(otherCalls.length).toBeGreaterThan(0);
   for (const c of otherCalls) expect(c.requestId).toBe(other);
+});
+
+/** Each event of the swarm with the request id written on it. */
+async function eventIds(swarmId: string): Promise<Array<{ type: string; requestId: string }>> {
+  const rows = await h.server.runtime.database.db.execute(
+    sql`select type, request_id from events where swarm_id = ${swarmId} order by seq`,
+  );
+  return (rows as unknown as { rows: Array<{ type: string; request_id: string }> }).rows.map(
+    (r) => ({ type: r.type, requestId: r.request_id }),
+  );
+}
+
+it("writes the submitter's id on its jobs' events and a cancel's own id on the cancel", async () => {
+  const done = await submit('trace-events.monitoring', 'events objective');
+  await h.follow(done);
+  const written = await eventIds(done);
+  expect(written.length).toBeGreaterThan(5);
+  for (const e of written) expect(e.requestId, e.type).toBe('trace-events.monitoring');
+
+  const held = await submit('trace-submit.monitoring', 'held objective');
+  await h.waitForEvent(held, 'task.started');
+  const res = await h.server.fetch(`/api/swarms/${held}/cancel`, {
+    method: 'POST',
+    key: h.server.adminKey,
+    headers: { 'x-request-id': 'trace-cancel.monitoring' },
+  });
+  expect(res.status).toBe(202);
+  await h.follow(held);
+  const events = await eventIds(held);
+  const cancel = events.filter((e) => e.type === 'swarm.cancel_requested');
+  expect(cancel).toEqual([
+    { type: 'swarm.cancel_requested', requestId: 'trace-cancel.monitoring' },
+  ]);
+  const rest = events.filter((e) => e.type !== 'swarm.cancel_requested');
+  expect(rest.map((e) => e.type)).toContain('swarm.completed');
+  for (const e of rest) expect(e.requestId, e.type).toBe('trace-submit.monitoring');
+  // Its log lines name the submitter too, the cancel's access-log line the cancel.
+  const lines = h.server.logs.lines();
+  for (const l of lines.filter((x) => x.swarmId === held))
+    expect(l.requestId, String(l.msg)).toBe('trace-submit.monitoring');
+  expect(lines).toContainEqual(
+    expect.objectContaining({
+      msg: 'request completed',
+      route: '/api/swarms/:id/cancel',
+      requestId: 'trace-cancel.monitoring',
+    }),
+  );
 });

@@ -2,7 +2,7 @@
 // caller once per request (so the rate limiter can key on a verified identity), and
 // `requireRole` on each route rejects what the caller may not do. Every rejection is counted in
 // auth_failures_total{reason} and logged with the client address.
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { AppError } from '../../domain/errors.js';
 import { roleSatisfies, type Role } from '../../domain/roles.js';
 import type { Logger } from '../../ports/logger.js';
@@ -33,11 +33,15 @@ export function principalIn(res: Response): Principal | undefined {
 export function createAuth(deps: AuthDeps) {
   function fail(
     reason: AuthFailureReason,
-    ip: string | undefined,
+    req: Request,
+    res: Response,
     extra: Record<string, unknown> = {},
   ): never {
     deps.metrics.authFailuresTotal.inc({ reason });
-    deps.logger.warn({ reason, ip, ...extra }, 'authentication failed');
+    deps.logger.warn(
+      { reason, ip: req.ip, requestId: res.locals.requestId, ...extra },
+      'authentication failed',
+    );
     if (reason === 'insufficient_role') {
       throw new AppError('FORBIDDEN', 'This API key does not have the role this action needs', {
         details: extra,
@@ -69,9 +73,9 @@ export function createAuth(deps: AuthDeps) {
     return function requireRoleMiddleware(req, res, next) {
       const principal = principalIn(res);
       if (!principal)
-        fail((res.locals.authFailure as AuthFailureReason) ?? 'missing_credentials', req.ip);
+        fail((res.locals.authFailure as AuthFailureReason) ?? 'missing_credentials', req, res);
       if (!roleSatisfies(principal.key.role, role)) {
-        fail('insufficient_role', req.ip, {
+        fail('insufficient_role', req, res, {
           keyId: principal.key.id,
           has: principal.key.role,
           needs: role,

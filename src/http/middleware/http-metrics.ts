@@ -29,6 +29,7 @@ export function httpMetrics(metrics: Metrics, logger: Logger): RequestHandler {
         status: res.statusCode,
         durationMs: Math.round(seconds * 100_000) / 100,
         ip: req.ip,
+        requestId: res.locals.requestId as string | undefined,
       };
       if (res.statusCode >= 500) logger.warn(line, 'request failed');
       else if (labels.route.startsWith('/health') || labels.route === '/metrics')

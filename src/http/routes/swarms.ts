@@ -270,7 +270,11 @@ export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
   router.post('/api/swarms/:id/cancel', auth.requireRole('operator'), async (req, res) => {
     const id = idOf(req.params.id);
     if (!(await deps.store.get(id))) throw new NotFoundError('swarm', id);
-    const record = await deps.engine.cancel(id, principalOf(res.locals).key.name);
+    const record = await deps.engine.cancel(
+      id,
+      principalOf(res.locals).key.name,
+      res.locals.requestId as string | undefined,
+    );
     await kit.invalidate(`/api/swarms/${id}`);
     res.status(202).json(recordView(record));
   });
@@ -284,6 +288,7 @@ export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
       body.decision,
       body.feedback,
       principalOf(res.locals).key.name,
+      res.locals.requestId as string | undefined,
     );
     await kit.invalidate(`/api/swarms/${id}`);
     res.json(recordView(record));
