@@ -178,7 +178,9 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
       if (lastWrite.get(swarmId) === write) lastWrite.delete(swarmId);
     }
     deps.observer?.eventsCommitted?.(state, events);
-    if (state.completion) cache.delete(swarmId);
+    // A completed swarm's fold is not kept, but for the run that holds its claim (distributed):
+    // that run reads it once more to see it has ended, and drops it when it stops.
+    if (state.completion && !claims.has(swarmId)) cache.delete(swarmId);
     await bus.publish({ kind: 'events', swarmId, lastSeq: state.seq });
     return true;
   }
@@ -403,12 +405,14 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
           ? persist(swarmId, state, expected, events, pending?.journal)
           : Promise.resolve(true);
         written.catch(() => undefined); // awaited below, once the lock is released
-        return { written, after, done };
+        return { written, after, done, completed: state.completion !== undefined };
       });
       if (!(await section.written)) continue; // another writer got there first: decide again
       pending = undefined;
       if (section.after) await section.after();
-      if (section.done) {
+      // A completed swarm has no next step: deciding again would only read its log back (its
+      // fold leaves the cache once it completes).
+      if (section.done || section.completed) {
         claims.get(swarmId)?.wake();
         return;
       }
