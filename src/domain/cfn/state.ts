@@ -51,8 +51,28 @@ export function initialState(spec: SwarmSpec): SwarmState {
   };
 }
 
+/**
+ * Each fold's tasks by id, beside the state rather than in it (the state stays plain data). Built
+ * from the iterations the first time it is needed and kept up to date by `task.scheduled`, the
+ * only event that adds a task; tasks are never removed or replaced, so an entry stays right.
+ */
+const taskIndex = new WeakMap<SwarmState, Map<string, TaskState>>();
+
+function tasksById(state: SwarmState): Map<string, TaskState> {
+  let index = taskIndex.get(state);
+  if (!index) {
+    index = new Map();
+    for (const it of state.iterations) for (const t of it.tasks) index.set(t.taskId, t);
+    taskIndex.set(state, index);
+  }
+  return index;
+}
+
 /** The task with this id, in whichever iteration it was scheduled. */
 export function findTask(state: SwarmState, taskId: string): TaskState | undefined {
+  const found = tasksById(state).get(taskId);
+  if (found) return found;
+  // A state assembled by hand rather than folded: look through it.
   for (let i = state.iterations.length - 1; i >= 0; i--) {
     const t = state.iterations[i]!.tasks.find((x) => x.taskId === taskId);
     if (t) return t;
@@ -96,8 +116,16 @@ export function applyEvent(s: SwarmState, event: SwarmEvent): void {
     case 'task.scheduled': {
       const { type: _type, ...spec } = event;
       const it = iterationOf(s, event.iteration);
-      if (!it || findTask(s, event.taskId)) return;
-      it.tasks.push({ ...spec, status: 'scheduled', tokens: { input: 0, output: 0 }, costUsd: 0 });
+      const byId = tasksById(s);
+      if (!it || byId.has(event.taskId)) return;
+      const task: TaskState = {
+        ...spec,
+        status: 'scheduled',
+        tokens: { input: 0, output: 0 },
+        costUsd: 0,
+      };
+      it.tasks.push(task);
+      byId.set(task.taskId, task);
       return;
     }
     case 'task.started': {
