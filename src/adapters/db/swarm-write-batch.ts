@@ -24,8 +24,6 @@ interface TaskRow {
   att: number;
   ag: string | null;
   st: string;
-  /** Only on the row of the append that scheduled the task: an update does not change it. */
-  spec: Record<string, unknown> | null;
   out: Record<string, unknown> | null;
   err: string | null;
   ti: number;
@@ -93,18 +91,25 @@ interface Item {
 
 const BATCH_SQL = `
 with
+evin as materialized (
+  select * from jsonb_to_recordset($1::jsonb) as x(s uuid, q int, t text, d jsonb, r text)),
 ev as (
   insert into events (swarm_id, seq, type, data, request_id)
-  select s, q, t, d, r from jsonb_to_recordset($1::jsonb) as x(s uuid, q int, t text, d jsonb, r text)
+  select s, q, t, d, r from evin
   returning 1),
+-- A task row's spec is its task.scheduled event without the type, taken from this batch's events
+-- rather than sent twice (the prompt is most of an append's bytes); an update never changes it.
+sp as (
+  select s, d->>'taskId' as id, d - 'type' as spec from evin where t = 'task.scheduled'),
 tk as (
   insert into agent_tasks (swarm_id, task_id, iteration, phase, slot, attempt, agent, status, spec,
                            output, error, input_tokens, output_tokens, cost_usd, worker, started_at, ended_at)
-  select s, id, it, ph, sl, att, ag, st, coalesce(spec, '{}'), out, err, ti, tou, c, w,
+  select x.s, x.id, it, ph, sl, att, ag, st, coalesce(sp.spec, '{}'), out, err, ti, tou, c, w,
          case when started then now() end, case when ended then now() end
   from jsonb_to_recordset($2::jsonb) as x(s uuid, id text, it int, ph text, sl int, att int, ag text,
-       st text, spec jsonb, out jsonb, err text, ti bigint, tou bigint, c float8, w text,
+       st text, out jsonb, err text, ti bigint, tou bigint, c float8, w text,
        started boolean, ended boolean)
+  left join sp on sp.s = x.s and sp.id = x.id
   on conflict (swarm_id, task_id) do update set
     status = excluded.status, output = excluded.output, error = excluded.error,
     input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
@@ -151,9 +156,8 @@ function isUniqueViolation(err: unknown): boolean {
 function taskRow(
   swarmId: string,
   t: TaskState,
-  flags: { w: string | null; scheduled: boolean; started: boolean; ended: boolean },
+  flags: { w: string | null; started: boolean; ended: boolean },
 ): TaskRow {
-  const { scheduled, ...rest } = flags;
   return {
     s: swarmId,
     id: t.taskId,
@@ -163,29 +167,13 @@ function taskRow(
     att: t.attempt,
     ag: t.agent ?? (t.command ? `command: ${t.command}` : null),
     st: t.status,
-    spec: scheduled ? taskSpec(t) : null,
     out: t.status === 'succeeded' ? (t.output ?? null) : null,
     err: t.status === 'failed' ? (t.reason ?? null) : null,
     ti: t.tokens.input,
     tou: t.tokens.output,
     c: t.costUsd,
-    ...rest,
+    ...flags,
   };
-}
-
-function taskSpec(t: TaskState): Record<string, unknown> {
-  const spec: Record<string, unknown> = {
-    taskId: t.taskId,
-    iteration: t.iteration,
-    phase: t.phase,
-    slot: t.slot,
-    attempt: t.attempt,
-  };
-  if (t.agent !== undefined) spec.agent = t.agent;
-  if (t.command !== undefined) spec.command = t.command;
-  if (t.commandTimeoutMs !== undefined) spec.commandTimeoutMs = t.commandTimeoutMs;
-  if (t.prompt !== undefined) spec.prompt = t.prompt;
-  return spec;
 }
 
 /** The rows an append writes: its events and the projections of what they touched in `state`. */
@@ -198,23 +186,14 @@ function appendRows(
 ): Pick<Item, 'events' | 'tasks' | 'iterations' | 'swarm'> {
   const tasks = new Map<string, TaskRow>();
   const iterations = new Set<number>();
-  const flags = new Map<
-    string,
-    { w: string | null; scheduled: boolean; started: boolean; ended: boolean }
-  >();
+  const flags = new Map<string, { w: string | null; started: boolean; ended: boolean }>();
   events.forEach((e) => {
     switch (e.type) {
       case 'task.scheduled':
       case 'task.started':
       case 'task.succeeded':
       case 'task.failed': {
-        const f = flags.get(e.taskId) ?? {
-          w: null,
-          scheduled: false,
-          started: false,
-          ended: false,
-        };
-        if (e.type === 'task.scheduled') f.scheduled = true;
+        const f = flags.get(e.taskId) ?? { w: null, started: false, ended: false };
         if (e.type === 'task.started') {
           f.started = true;
           f.w = e.worker;
@@ -347,7 +326,6 @@ export function createSwarmWriteBatch(
           prev
             ? {
                 ...t,
-                spec: t.spec ?? prev.spec,
                 w: t.w ?? prev.w,
                 started: t.started || prev.started,
                 ended: t.ended || prev.ended,
