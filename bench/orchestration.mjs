@@ -1104,9 +1104,8 @@ function gitInfo() {
  * (reading the answer, persisting it, deciding, scheduling, starting and sending the next call).
  * The last `n` requests of the run are the measured chain (the warm-up came before them).
  */
-async function stepGaps(url, after, n) {
-  const all = await (await fetch(`${url}/_timings?after=${after}`)).json();
-  const chain = all.sort((x, y) => x.id - y.id).slice(-n);
+function stepGaps(timings, n) {
+  const chain = [...timings].sort((x, y) => x.id - y.id).slice(-n);
   const gaps = [];
   for (let i = 1; i < chain.length; i++) gaps.push(chain[i].receivedAt - chain[i - 1].respondedAt);
   return { p50: pct(gaps, 50), p95: pct(gaps, 95), max: Math.max(...gaps), n: gaps.length };
@@ -1127,7 +1126,7 @@ async function measureFake(url, n = 300) {
   }
   // The floor of "overhead" as the rows measure it: a bare call's round trip minus the fake's own
   // service time of that request (socket, HTTP parsing and fetch on both sides, nothing else).
-  const service = await fakeServiceTimes(url, before);
+  const service = serviceTimesByKey(await fakeTimings(url, before));
   const bare = xs.map((x, i) => x - (service.get(`bare-${i}`) ?? 0));
   return {
     p50: median(xs),
@@ -1170,14 +1169,16 @@ const RULES = [
   { match: 'AGENT=val', reply: { text: 'Review.\n{"score":0.95,"approve":true,"feedback":"ok"}' } },
 ];
 
+/** The fake's log of the requests after request id `after`: id, call key, arrival, end (its clock). */
+const fakeTimings = async (url, after) => (await fetch(`${url}/_timings?after=${after}`)).json();
+
 /**
- * The fake's own service time of each call after request id `after`, by x-cfn-call-key: from its
- * clock, the arrival of the request to the end of its answer (summed over a call's retries).
+ * The fake's own service time of each call, by x-cfn-call-key: from its clock, the arrival of the
+ * request to the end of its answer (summed over a call's retries).
  */
-async function fakeServiceTimes(url, after) {
-  const all = await (await fetch(`${url}/_timings?after=${after}`)).json();
+function serviceTimesByKey(timings) {
   const byKey = new Map();
-  for (const r of all)
+  for (const r of timings)
     if (r.callKey && r.respondedAt !== undefined)
       byKey.set(r.callKey, (byKey.get(r.callKey) ?? 0) + (r.respondedAt - r.receivedAt));
   return byKey;
@@ -1387,9 +1388,9 @@ async function main() {
               warmupPasses,
             });
           }
-          const sum = summarize(r, fakeTime.p50, await fakeServiceTimes(fake.url, fakeBefore));
-          if (wl.agents === 1)
-            sum.stepGapMs = await stepGaps(fake.url, fakeBefore, expectedTasks(wl));
+          const timings = await fakeTimings(fake.url, fakeBefore);
+          const sum = summarize(r, fakeTime.p50, serviceTimesByKey(timings));
+          if (wl.agents === 1) sum.stepGapMs = stepGaps(timings, expectedTasks(wl));
           if (sum.tasks !== expectedTasks(wl)) {
             console.warn(`\n  warning: ${sum.tasks} tasks, expected ${expectedTasks(wl)}`);
           }

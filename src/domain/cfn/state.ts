@@ -70,14 +70,7 @@ function tasksById(state: SwarmState): Map<string, TaskState> {
 
 /** The task with this id, in whichever iteration it was scheduled. */
 export function findTask(state: SwarmState, taskId: string): TaskState | undefined {
-  const found = tasksById(state).get(taskId);
-  if (found) return found;
-  // A state assembled by hand rather than folded: look through it.
-  for (let i = state.iterations.length - 1; i >= 0; i--) {
-    const t = state.iterations[i]!.tasks.find((x) => x.taskId === taskId);
-    if (t) return t;
-  }
-  return undefined;
+  return tasksById(state).get(taskId);
 }
 
 function iterationOf(state: SwarmState, n: number): IterationState | undefined {
