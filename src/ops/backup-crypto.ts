@@ -100,7 +100,11 @@ export function createDecryptStream(key: Buffer): Transform {
         }
         while (buf.length >= FRAME_HEAD) {
           if (finished) throw new BackupIntegrityError('Unexpected data after the last frame');
-          const final = buf[0] === 1;
+          // The flag is authenticated as a boolean: any other byte is damage, not "not final".
+          const flag = buf[0];
+          if (flag !== 0 && flag !== 1)
+            throw new BackupIntegrityError('Corrupt frame flag: ' + wrongKeyHint);
+          const final = flag === 1;
           const len = buf.readUInt32BE(1);
           if (len > header.readUInt32BE(MAGIC.length)) {
             throw new BackupIntegrityError('Corrupt frame length: ' + wrongKeyHint);

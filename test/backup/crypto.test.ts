@@ -58,6 +58,18 @@ describe('backup encryption', () => {
     );
   });
 
+  it('detects every flipped bit of a frame flag (fast-check found bit 1 of the first one)', async () => {
+    const sealed = await through(randomBytes(3000), createEncryptStream(key, 512));
+    const firstFlag = 12; // after the 8-byte magic and the 4-byte frame size
+    for (let bit = 0; bit < 8; bit++) {
+      const bad = Buffer.from(sealed);
+      bad[firstFlag] = bad[firstFlag]! ^ (1 << bit);
+      await expect(through(bad, createDecryptStream(key)), `bit ${bit}`).rejects.toThrow(
+        /Corrupt frame flag|Authentication failed/,
+      );
+    }
+  });
+
   it('detects truncation at any length, and a wrong key', async () => {
     const data = randomBytes(2000);
     const sealed = await through(data, createEncryptStream(key, 256));
