@@ -84,6 +84,17 @@ export const swarms = pgTable(
     playbookEntryId: uuid('playbook_entry_id'),
     createdBy: text('created_by'),
     requestId: text('request_id'),
+    /** `Idempotency-Key` of the submitting request: a retry by the same caller gets this swarm. */
+    idempotencyKey: text('idempotency_key'),
+    /** Hash of the submitted body under that key (the same key with another body is refused). */
+    idempotencyHash: text('idempotency_hash'),
+    /**
+     * The lease of the process running the swarm (its only writer): appends carry the epoch and
+     * owner they were made under and the store refuses any other. Renewed while it runs.
+     */
+    leaseEpoch: integer('lease_epoch').notNull().default(0),
+    leaseOwner: text('lease_owner'),
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
     completedAt: timestamp('completed_at', { withTimezone: true }),
@@ -91,6 +102,9 @@ export const swarms = pgTable(
   (t) => [
     index('swarms_status_idx').on(t.status, t.createdAt),
     index('swarms_created_idx').on(t.createdAt, t.id),
+    uniqueIndex('swarms_idempotency_idx')
+      .on(t.createdBy, t.idempotencyKey)
+      .where(sql`${t.idempotencyKey} is not null`),
   ],
 );
 
@@ -107,6 +121,10 @@ export const events = pgTable(
   (t) => [
     primaryKey({ columns: [t.swarmId, t.seq] }),
     index('events_type_at_idx').on(t.type, t.at),
+    // A task has at most one terminal event, whatever the interleaving of its writers.
+    uniqueIndex('events_task_outcome_idx')
+      .on(t.swarmId, sql`(${t.data}->>'taskId')`)
+      .where(sql`${t.type} in ('task.succeeded', 'task.failed')`),
   ],
 );
 
