@@ -80,6 +80,14 @@ export interface SwarmEngine {
    * queue also now and then, for jobs a Redis restart lost). Quiet: log at debug level only.
    */
   recover(options?: { quiet?: boolean }): Promise<number>;
+  /**
+   * Stops all swarm work in this process (a restore is about to replace the database): calls
+   * are aborted and their tasks left open, nothing more is appended, in-memory state is dropped,
+   * and jobs that start while halted do nothing. Resolves once nothing of the engine runs here.
+   */
+  halt(): Promise<void>;
+  /** Ends a halt: every unfinished swarm is loaded again from the log (as after a restart). */
+  resume(): Promise<void>;
   handlers: JobHandlers;
 }
 
@@ -113,6 +121,20 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
    * make ours fail and the fold be read again), so the cached fold is the log.
    */
   const runsHere = (swarmId: string) => !deps.shared || claims.has(swarmId);
+  /** Set while the engine is halted (a restore): handlers return at once, nothing is written. */
+  let halted = false;
+  /** Handlers running now, and who waits for none to be. */
+  let busy = 0;
+  const idle: Array<() => void> = [];
+  const tracked = async <T>(work: () => Promise<T>): Promise<T | void> => {
+    if (halted) return;
+    busy++;
+    try {
+      return await work();
+    } finally {
+      if (--busy === 0) for (const resolve of idle.splice(0)) resolve();
+    }
+  };
 
   bus.subscribe((m) => {
     if (m.kind !== 'cancel') return;
@@ -163,6 +185,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
     journal?: JournalEntry[],
     requestId?: string | null,
   ): Promise<boolean> {
+    if (halted) throw new Error('the engine is halted: nothing is written');
     const write = store.append(swarmId, expected, events, state, {
       requestId: requestId ?? state.spec.requestId ?? null,
       ...(journal?.length ? { journal } : {}),
@@ -537,6 +560,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
       return;
     }
     const outcome = await running;
+    if (halted) return; // the task stays open: the engine reloads it after the halt
     if (jobSignal.aborted && !outcome.ok && outcome.cancelled) {
       // This process is stopping: leave the task open so recovery runs it again.
       return;
@@ -735,6 +759,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
       }),
 
     async recover(options = {}) {
+      if (halted) return 0;
       const ids = await store.unfinished();
       for (const id of await store.pendingWebhooks(WEBHOOK_ATTEMPTS))
         await queue.enqueue(
@@ -764,11 +789,26 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
       return ids.length;
     },
 
+    async halt() {
+      halted = true;
+      const why = new Error('the engine is halted');
+      for (const set of inFlight.values()) for (const c of set) c.abort(why);
+      for (const claim of claims.values()) claim.lease.abort(why);
+      if (busy) await new Promise<void>((resolve) => idle.push(resolve));
+      await Promise.allSettled([...lastWrite.values()]);
+      cache.clear();
+    },
+
+    async resume() {
+      halted = false;
+      await engine.recover();
+    },
+
     handlers: {
-      'swarm.run': ({ swarmId }, signal) => run(swarmId, signal),
+      'swarm.run': ({ swarmId }, signal) => tracked(() => run(swarmId, signal)),
       'swarm.advance': ({ swarmId }) =>
-        runsHere(swarmId) ? advance(swarmId) : enqueueRun(swarmId),
-      'agent.run': ({ swarmId, taskId }, signal) => runTask(swarmId, taskId, signal),
+        tracked(() => (runsHere(swarmId) ? advance(swarmId) : enqueueRun(swarmId))),
+      'agent.run': ({ swarmId, taskId }, signal) => tracked(() => runTask(swarmId, taskId, signal)),
       'webhook.deliver': createWebhookHandler({
         store,
         queue,
