@@ -24,7 +24,13 @@ export interface EffectJournal {
   reopen(): void;
 }
 
-const MAX_BACKOFF_MS = 2000;
+/**
+ * Short and steady: once the database answers again, an entry must be durable before another
+ * process that took the swarm over looks it up (it waits TAKEOVER_SETTLE_MS for that).
+ */
+export const JOURNAL_RETRY_MS = 200;
+/** How long a process taking over a task left running elsewhere waits before its first look-up. */
+export const TAKEOVER_SETTLE_MS = 3 * JOURNAL_RETRY_MS;
 
 export function createEffectJournal(store: SwarmStore, logger: Logger): EffectJournal {
   const pending = new Map<string, { entry: JournalEntry; durable: Promise<void> }>();
@@ -60,7 +66,7 @@ export function createEffectJournal(store: SwarmStore, logger: Logger): EffectJo
             { err, key: entry.key, swarmId: entry.swarmId },
             'journal entry not durable yet; writing it again until it is',
           );
-        await pause(Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt), signal);
+        await pause(JOURNAL_RETRY_MS, signal);
       }
     }
   }

@@ -5,6 +5,7 @@
 import { findTask, type TaskState } from '../domain/cfn/state.js';
 import type { SwarmEvent, SwarmSpec, TaskSpec } from '../domain/cfn/spec.js';
 import type { AgentRunner, TaskOutcome } from './agent-runner.js';
+import { TAKEOVER_SETTLE_MS } from './effect-journal.js';
 import type { Claim } from './claims.js';
 import {
   WorkStoppedError,
@@ -82,6 +83,12 @@ export function createTaskExecution(
     /** The task's status when this job first looked: 'running' then means its worker died. */
     let firstSeen: TaskState['status'] | undefined;
     let prepared: { task: TaskSpec } | 'retry' | undefined = 'retry';
+    /**
+     * A task taken over from another process (distributed) waits a moment before it looks its calls
+     * up: if that process is alive (it lost the lease in a database outage), the results it got
+     * are written as soon as the database answers, and are found instead of being paid again.
+     */
+    let settled = !ctx.deps.shared;
     for (let i = 0; prepared === 'retry' && i < 50; i++) {
       const section = await ctx.withLock(swarmId, async () => {
         if (ctx.claims.get(swarmId) !== claim) throw new WorkStoppedError(swarmId, 'not run here');
@@ -109,6 +116,7 @@ export function createTaskExecution(
         // swarm before): it is taken over. One that started since is this job's duplicate.
         if (task.status === 'running' && firstSeen === 'scheduled') return undefined;
         const fresh = task.status === 'scheduled';
+        if (!fresh && !settled) return 'settle' as const;
         const taskSpec = { ...task } as TaskSpec;
         const startWrite = fresh
           ? ctx.commit(swarmId, state, [
@@ -128,6 +136,11 @@ export function createTaskExecution(
       if (!section) {
         prepared = undefined;
         break;
+      }
+      if (section === 'settle') {
+        await new Promise((resolve) => setTimeout(resolve, TAKEOVER_SETTLE_MS));
+        settled = true;
+        continue;
       }
       let startedOk: boolean;
       try {
