@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pino, { type DestinationStream, type Logger as PinoLogger } from 'pino';
-import { REDACT_PATHS, redactUrlCredentials, scrubObject } from './redact.js';
+import { CENSOR, REDACT_PATHS, scrubObject, scrubString } from './redact.js';
 
 export type AppLogger = PinoLogger;
 
@@ -39,15 +39,15 @@ export function createLogger(options: LoggerOptions): AppLogger {
       base: { service: options.service ?? 'claude-flow-novice', version: options.version },
       timestamp: pino.stdTimeFunctions.isoTime,
       messageKey: 'msg',
-      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      redact: { paths: REDACT_PATHS, censor: CENSOR },
       formatters: {
         level: (label) => ({ level: label }),
         log: (obj) => scrubObject(obj) as Record<string, unknown>,
       },
       hooks: {
         logMethod(args, method) {
-          // Scrub credentials from the message string too.
-          const patched = args.map((a) => (typeof a === 'string' ? redactUrlCredentials(a) : a));
+          // Scrub the message string too.
+          const patched = args.map((a) => (typeof a === 'string' ? scrubString(a) : a));
           method.apply(this, patched as Parameters<typeof method>);
         },
       },
