@@ -1,6 +1,7 @@
 // The service's signals tell the truth: event streams are measured apart from request latency,
 // requests refused before their route handler (a database outage during authentication, the rate
-// limiter, maintenance) keep their route label, and no log line carries a query parameter's value.
+// limiter, maintenance) keep their route label, every failed LLM call is logged with its journal
+// key, and no log line carries a query parameter's value.
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../support/services.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
@@ -185,5 +186,40 @@ describe('route labels of requests refused before their route handler', () => {
       .filter((l) => l.msg === 'request failed' && l.route === '/api/swarms')
       .map((l) => l.url);
     expect(access).toEqual(['/api/swarms?cursor=[REDACTED]&token=[REDACTED]&[REDACTED]']);
+  }, 60_000);
+});
+
+describe('LLM calls', () => {
+  it('log one warn line per failed call (six HTTP 500s) with status, kind and journal key', async () => {
+    const h = await startSwarmHarness();
+    cleanups.push(() => h.stop());
+    h.llm.setResponder(() => ({ status: 500, message: 'provider exploded' }));
+    const objective = 'an objective that is never logged by the call lines';
+    const swarm = await h.submit({ objective, agents: ['impl-a'], mode: 'mvp', maxIterations: 1 });
+    const events = await h.follow(swarm.id);
+    expect(events.at(-1)?.event).toBe('swarm.completed');
+
+    // One iteration: two attempts of the task (maxAttempts 2), each one call of three HTTP
+    // attempts (CFN_LLM_MAX_RETRIES=2).
+    expect(h.llm.requests).toHaveLength(6);
+    const failed = h.server.logs.lines().filter((l) => l.msg === 'llm call failed');
+    expect(failed).toHaveLength(2);
+    for (const line of failed) {
+      expect(line).toMatchObject({
+        level: 'warn',
+        provider: 'anthropic',
+        status: 500,
+        errorKind: 'server',
+        attempts: 3,
+      });
+      expect(String(line.callKey)).toMatch(new RegExp(`^${swarm.id}/[^/]+/llm/0$`));
+      expect(line.durationMs).toEqual(expect.any(Number));
+      expect(JSON.stringify(line)).not.toContain(objective);
+      expect(JSON.stringify(line)).not.toContain('test-key');
+    }
+    // The keys are the ones the provider received.
+    expect(new Set(failed.map((l) => l.callKey))).toEqual(
+      new Set(h.llm.requests.map((r) => r.callKey)),
+    );
   }, 60_000);
 });
