@@ -16,11 +16,16 @@ export interface LoggerOptions {
   dir?: string | undefined;
   /** Replaces stdout (tests capture lines with it). */
   destination?: DestinationStream;
+  /** Write each line before returning (a process about to exit); default asynchronous. */
+  sync?: boolean;
 }
 
 export function createLogger(options: LoggerOptions): AppLogger {
   const streams: pino.StreamEntry[] = [
-    { level: 'trace', stream: options.destination ?? pino.destination({ dest: 1, sync: false }) },
+    {
+      level: 'trace',
+      stream: options.destination ?? pino.destination({ dest: 1, sync: options.sync ?? false }),
+    },
   ];
   if (options.dir) {
     fs.mkdirSync(options.dir, { recursive: true });
@@ -29,7 +34,7 @@ export function createLogger(options: LoggerOptions): AppLogger {
       stream: pino.destination({
         dest: path.join(options.dir, 'app.log'),
         mkdir: true,
-        sync: false,
+        sync: options.sync ?? false,
       }),
     });
   }
@@ -54,4 +59,16 @@ export function createLogger(options: LoggerOptions): AppLogger {
     },
     pino.multistream(streams),
   );
+}
+
+/** Writes out what the logger still buffers, before a process.exit() that would drop it. */
+export function flushLogsSync(logger: AppLogger): void {
+  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[
+    pino.symbols.streamSym
+  ];
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // A destination still opening (or a full pipe) cannot be flushed synchronously; skip it.
+  }
 }
