@@ -3,10 +3,9 @@
 // limiter, maintenance) keep their route label, every failed LLM call is logged with its journal
 // key, and no log line carries a query parameter's value.
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../support/services.js';
-import { startTcpProxy } from '../support/tcp-proxy.js';
+import { createProxiedTestDatabase } from '../support/tcp-proxy.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
-import { agentOf, implementer, startSwarmHarness, validator } from '../support/swarm-harness.js';
+import { hangingOn, startSwarmHarness } from '../support/swarm-harness.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
@@ -42,13 +41,7 @@ describe('event streams', () => {
     const h = await startSwarmHarness();
     cleanups.push(() => h.stop());
     // The swarm whose objective says so hangs in its first LLM call: its stream stays open.
-    h.llm.setResponder((req) =>
-      req.messages.some((m) => m.content.includes('hang here'))
-        ? { hang: true }
-        : agentOf(req) === 'val-a'
-          ? validator(0.95)
-          : implementer(0.9),
-    );
+    h.llm.setResponder(hangingOn('hang here'));
     const s = h.server;
     expect(await sample(s, 'http_streams_active')).toBe(0);
 
@@ -113,14 +106,10 @@ describe('event streams', () => {
 
 describe('route labels of requests refused before their route handler', () => {
   it('carry the route template during a database outage, on 429 and in maintenance; only unknown paths are unmatched', async () => {
-    const db = await createTestDatabase();
-    cleanups.push(() => db.drop());
-    const u = new URL(db.url);
-    const proxy = await startTcpProxy(u.hostname, Number(u.port || 5432));
-    cleanups.push(() => proxy.close());
-    u.port = String(proxy.port);
+    const { url, proxy, close } = await createProxiedTestDatabase();
+    cleanups.push(close);
     const s = await startTestServer({
-      DATABASE_URL: u.toString(),
+      DATABASE_URL: url,
       DATABASE_CONNECT_TIMEOUT_MS: '500',
       HEALTH_CHECK_TIMEOUT_MS: '500',
       CFN_MAINTENANCE_CACHE_MS: '0',
