@@ -2,6 +2,7 @@
 // (refused) or partitioned (connections stay open, no byte gets through) without stopping the
 // shared service.
 import net from 'node:net';
+import { createTestDatabase } from './services.js';
 
 export interface TcpProxy {
   port: number;
@@ -103,5 +104,29 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       for (const p of pairs) flow(p);
     },
     close: cut,
+  };
+}
+
+export interface ProxiedTestDatabase {
+  /** The database's URL through the proxy: what the service under test connects to. */
+  url: string;
+  proxy: TcpProxy;
+  /** Closes the proxy and drops the database. */
+  close(): Promise<void>;
+}
+
+/** A test database of its own, reached through a proxy the test can cut and restore. */
+export async function createProxiedTestDatabase(): Promise<ProxiedTestDatabase> {
+  const db = await createTestDatabase();
+  const u = new URL(db.url);
+  const proxy = await startTcpProxy(u.hostname, Number(u.port || 5432));
+  u.port = String(proxy.port);
+  return {
+    url: u.toString(),
+    proxy,
+    async close() {
+      await proxy.close();
+      await db.drop();
+    },
   };
 }
