@@ -353,6 +353,44 @@ export function swarmStoreContract(
       expect(await store.claimLease(randomUUID(), 'worker-a', 60_000, false)).toBeUndefined();
     });
 
+    it('reserves a call within the budget: its input, and the output the budget still allows', async () => {
+      const id = randomUUID();
+      await store.create({
+        id,
+        spec: { ...spec('budgeted'), budget: { maxTokens: 1000, maxCostUsd: 0.01 } },
+        createdBy: 'test',
+        requestId: null,
+      });
+      const call = {
+        inputTokens: 300,
+        inputUsd: 0,
+        maxOutputTokens: 4096,
+        minOutputTokens: 100,
+        usdPerOutputToken: 0,
+      };
+      expect(await store.reserveCall(id, call)).toBe(700); // the rest of the token budget
+      expect(await store.reserveCall(id, { ...call, inputTokens: 1 })).toBe(0); // nothing left
+      await store.releaseBudget(id, 1000, 0);
+      // A concurrent pair shares what is left; neither overdraws it.
+      const both = await Promise.all([store.reserveCall(id, call), store.reserveCall(id, call)]);
+      expect(both.sort()).toEqual([0, 700]);
+      await store.releaseBudget(id, 1000, 0);
+      // The USD limit cuts the output too: $0.01 - $0.004 of input at $0.00001 per output token.
+      expect(
+        await store.reserveCall(id, {
+          ...call,
+          inputTokens: 10,
+          inputUsd: 0.004,
+          usdPerOutputToken: 0.00001,
+        }),
+      ).toBe(600);
+      await store.releaseBudget(id, 610, 0.01);
+      expect(await store.reserveCall(id, { ...call, inputUsd: 0.02 })).toBe(0); // its input alone is over
+      // Not even the minimum fits: nothing is reserved.
+      expect(await store.reserveCall(id, { ...call, inputTokens: 950 })).toBe(0);
+      expect(await store.reserveCall(id, { ...call, inputTokens: 900 })).toBe(100);
+    });
+
     it('keeps at most one terminal event per task', async () => {
       const { id, state } = await newSwarm(store);
       const t = implTask(1);
