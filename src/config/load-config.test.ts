@@ -67,6 +67,8 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'not a url'],
     ['PGBACKREST_STANZA', 'two words'],
     ['PGBACKREST_STANZA', '-dash-first'],
+    ['CFN_SHARED_WORKSPACES', '/elsewhere'],
+    ['CFN_SHARED_WORKSPACES', '.'],
   ])('names %s in the error for %j', (variable, value) => {
     try {
       load({ [variable]: value });
@@ -110,6 +112,15 @@ describe('loadConfig', () => {
     expect(() => load({ PGBACKREST_STANZA: 'cfn' })).toThrow(
       /^Invalid environment variable PGBACKREST_STANZA: requires DATABASE_URL/,
     );
+  });
+
+  it('shares no workspace by default; shared ones resolve in the first root', () => {
+    expect(load({}).engine.sharedWorkspaces).toEqual([]);
+    const e = load({
+      CFN_WORKSPACE_ROOTS: '/ws:/more',
+      CFN_SHARED_WORKSPACES: 'common, /more/team',
+    }).engine;
+    expect(e.sharedWorkspaces).toEqual(['/ws/common', '/more/team']);
   });
 });
 

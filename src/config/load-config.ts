@@ -94,6 +94,8 @@ export interface Config {
     readonly commandTimeoutMs: number;
     /** Where swarm workspaces may be; relative workspace paths resolve in the first. */
     readonly workspaceRoots: readonly string[];
+    /** Directories under the roots several unfinished swarms may use at once. */
+    readonly sharedWorkspaces: readonly string[];
     readonly webhookSecret: string | undefined;
     readonly successRateWindowMinutes: number;
     /** First words the run_command tool accepts. */
@@ -161,6 +163,23 @@ export function loadConfig(
       'PGBACKREST_STANZA',
       'requires DATABASE_URL (pgBackRest backs up a PostgreSQL server, not the embedded database)',
     );
+  }
+  const workspaceRoots = (
+    e.CFN_WORKSPACE_ROOTS?.split(path.delimiter).filter(Boolean) ?? [
+      path.join(e.CFN_DATA_DIR, 'workspaces'),
+    ]
+  ).map((r) => path.resolve(cwd, r));
+  const sharedWorkspaces = (e.CFN_SHARED_WORKSPACES?.split(',') ?? [])
+    .map((d) => d.trim())
+    .filter(Boolean)
+    .map((d) => path.resolve(workspaceRoots[0] ?? cwd, d));
+  for (const dir of sharedWorkspaces) {
+    if (!workspaceRoots.some((r) => dir.startsWith(r + path.sep))) {
+      throw new ConfigError(
+        'CFN_SHARED_WORKSPACES',
+        'expected comma-separated directories inside CFN_WORKSPACE_ROOTS (not a root itself)',
+      );
+    }
   }
   const rawKey = e.BACKUP_ENCRYPTION_KEY;
   return deepFreeze({
@@ -243,11 +262,8 @@ export function loadConfig(
       agentMaxTokens: e.CFN_AGENT_MAX_TOKENS,
       maxToolRounds: e.CFN_MAX_TOOL_ROUNDS,
       commandTimeoutMs: e.CFN_COMMAND_TIMEOUT_MS,
-      workspaceRoots: (
-        e.CFN_WORKSPACE_ROOTS?.split(path.delimiter).filter(Boolean) ?? [
-          path.join(e.CFN_DATA_DIR, 'workspaces'),
-        ]
-      ).map((r) => path.resolve(cwd, r)),
+      workspaceRoots,
+      sharedWorkspaces,
       webhookSecret: e.CFN_WEBHOOK_SECRET,
       successRateWindowMinutes: e.CFN_SUCCESS_RATE_WINDOW_MINUTES,
       toolCommands: e.CFN_TOOL_COMMANDS.split(',')

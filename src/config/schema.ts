@@ -129,6 +129,7 @@ export const envSchema = z.object({
   CFN_MAX_TOOL_ROUNDS: int(0, 200, 25),
   CFN_COMMAND_TIMEOUT_MS: int(1000, 3_600_000, 600_000),
   CFN_WORKSPACE_ROOTS: optionalString,
+  CFN_SHARED_WORKSPACES: optionalString,
   CFN_WEBHOOK_SECRET: z.preprocess(
     emptyAsUndefined,
     z.string().min(16, { message: 'expected at least 16 characters' }).optional(),
