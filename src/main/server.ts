@@ -127,6 +127,7 @@ export async function startServer(
               webhooksEnabled: config.engine.webhookSecret !== undefined,
               confineWorkspace,
               sharedWorkspaces: config.engine.sharedWorkspaces.map(realpathOfNearest),
+              networkAllowed: config.engine.sandbox.networkAllowed,
               openStreams,
             },
           }

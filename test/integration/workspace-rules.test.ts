@@ -1,6 +1,6 @@
 // The workspace rules of POST /api/swarms: a path is resolved before it is checked, symbolic
-// links and the roots themselves are refused, and each unfinished swarm has a workspace of its own
-// unless the operator shares it.
+// links and the roots themselves are refused, each unfinished swarm has a workspace of its own
+// unless the operator shares it, and "network" needs the operator's permission.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,5 +129,39 @@ describe('one workspace per unfinished swarm', () => {
     const both = await Promise.all([h.submit(body('raced')), h.submit(body('raced'))]);
     expect(both.map((s) => s.status).sort()).toEqual([202, 409]);
     await cancel(both.find((s) => s.status === 202)!.id);
+  });
+});
+
+describe('network', () => {
+  it('refuses "network": true unless CFN_SANDBOX_NETWORK allows it, naming the setting', async () => {
+    const s = await h.submit(body('netted', { network: true }));
+    expect(s.status).toBe(400);
+    expect(messageOf(s.body)).toMatch(/CFN_SANDBOX_NETWORK/);
+  });
+});
+
+describe('network allowed by the operator', () => {
+  let allowed: SwarmHarness;
+  beforeAll(async () => {
+    allowed = await startSwarmHarness({ CFN_SANDBOX_NETWORK: 'allow' });
+    allowed.llm.setResponder(() => ({ hang: true }));
+  });
+  afterAll(async () => {
+    await allowed?.stop();
+  });
+
+  it('accepts "network": true for a workspace run and records it in the spec', async () => {
+    const s = await allowed.submit(body('netted', { network: true }));
+    expect(s.status).toBe(202);
+    expect((await allowed.get(s.id)).spec).toMatchObject({ network: true });
+    const res = await allowed.server.fetch(`/api/swarms/${s.id}/cancel`, {
+      method: 'POST',
+      key: allowed.server.adminKey,
+    });
+    expect(res.status).toBe(202);
+    await allowed.follow(s.id);
+    const without = await allowed.submit({ ...body('x', { network: true }), workspace: undefined });
+    expect(without.status).toBe(400);
+    expect(messageOf(without.body)).toMatch(/set "workspace"/);
   });
 });

@@ -36,6 +36,21 @@ export function sandboxWorkspace(sandbox: CommandSandbox, dir: string): string {
 }
 
 /**
+ * A FIFO in `dir` the sandbox user may write: a command writes to it when it is ready (e.g. its
+ * PID namespace), and `read()` resolves with that, so a test waits on the signal, not on time.
+ */
+export function signalFifo(
+  sandbox: CommandSandbox,
+  dir: string,
+): { name: string; read(): Promise<string> } {
+  const name = `signal-${Math.random().toString(16).slice(2)}.fifo`;
+  const file = path.join(dir, name);
+  execFileSync('mkfifo', ['-m', '0666', file]);
+  if (sandbox.owner) fs.chownSync(file, sandbox.owner.uid, sandbox.owner.gid);
+  return { name, read: async () => (await fs.promises.readFile(file, 'utf8')).trim() };
+}
+
+/**
  * Host pids of the live processes in the PID namespace `nsLink` (as `readlink /proc/self/ns/pid`
  * says inside). Zombies do not count: bwrap's init may wait a while for the host's PID 1 to reap it.
  */

@@ -1,8 +1,7 @@
 // The bubblewrap sandbox keeps the CommandResult promises of a command run (exit code, merged
 // output tail, time limit, cancellation, nothing left running). The escapes: test/sandbox/.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import {
   createTestSandbox,
   pidNamespaceMembers,
   sandboxWorkspace,
+  signalFifo,
   waitUntilNamespaceEmpty,
 } from '../../../test/support/sandbox.js';
 import type { CommandSandbox, SandboxRunOptions } from '../../ports/sandbox.js';
@@ -42,18 +42,16 @@ const opts = (extra: Partial<SandboxRunOptions> = {}): SandboxRunOptions => ({
 });
 
 /**
- * Starts `script` (which writes its PID namespace to FIFO) and waits for that, so the test knows
- * the sandbox is up without polling.
+ * Starts `script` (which writes its PID namespace to a FIFO where it says NS) and waits for that,
+ * so the test knows the sandbox is up without polling.
  */
 async function startInSandbox(script: string, extra: Partial<SandboxRunOptions> = {}) {
-  const fifo = path.join(workspace, `ns-${Math.random().toString(16).slice(2)}.fifo`);
-  execFileSync('mkfifo', ['-m', '0666', fifo]);
-  if (sandbox.owner) fs.chownSync(fifo, sandbox.owner.uid, sandbox.owner.gid);
+  const fifo = signalFifo(sandbox, workspace);
   const running = sandbox.run(
-    script.replaceAll('NS', `readlink /proc/self/ns/pid > ${path.basename(fifo)}`),
+    script.replaceAll('NS', `readlink /proc/self/ns/pid > ${fifo.name}`),
     opts(extra),
   );
-  const ns = (await readFile(fifo, 'utf8')).trim();
+  const ns = await fifo.read();
   expect(ns).toMatch(/^pid:\[\d+\]$/);
   return { running, ns };
 }
@@ -71,6 +69,8 @@ describe('bwrap sandbox', () => {
     );
     expect(result).toMatchObject({ exitCode: 3, signal: null, timedOut: false });
     expect(result.output).toBe(`hi there\nto-err\nto-out\n${workspace}\n`);
+    // Absolute paths into the workspace resolve too (node, npm and git use them).
+    expect((await sandbox.run(`cat ${workspace}/hello.txt`, opts())).output).toBe('hi there');
     expect((await sandbox.run('true', opts())).exitCode).toBe(0);
   });
 

@@ -36,6 +36,8 @@ export interface SwarmRoutesDeps {
   confineWorkspace: (resolved: string, roots: readonly string[]) => string;
   /** Real paths of directories several unfinished swarms may use (CFN_SHARED_WORKSPACES). */
   sharedWorkspaces: readonly string[];
+  /** Whether a swarm may ask for `"network": true` (CFN_SANDBOX_NETWORK=allow). */
+  networkAllowed: boolean;
   /** Open event streams register here; shutdown ends them so the server can close. */
   openStreams?: Set<() => void>;
 }
@@ -63,6 +65,7 @@ export const createSwarmBody = z.strictObject({
   productOwner: agentName.optional(),
   coordinator: agentName.optional(),
   workspace: z.string().min(1).max(4096).optional(),
+  network: z.boolean().optional(),
   budget: z
     .strictObject({
       maxTokens: z.number().int().min(1).max(1e10).optional(),
@@ -243,6 +246,16 @@ export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
     if (validators.some((v) => v.kind === 'command') && !b.workspace) {
       throw new ValidationError('command validators run in a workspace: set "workspace"');
     }
+    if (b.network && !deps.networkAllowed) {
+      throw new ValidationError(
+        '"network": true is not allowed on this server (CFN_SANDBOX_NETWORK=deny); commands run without network',
+      );
+    }
+    if (b.network && !b.workspace) {
+      throw new ValidationError(
+        '"network" is for commands, which run in a workspace: set "workspace"',
+      );
+    }
     const rules = MODE_RULES[b.mode];
     return {
       objective: b.objective,
@@ -254,6 +267,7 @@ export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
       coordinator,
       approval: b.approval,
       workspace: b.workspace ? resolveWorkspace(b.workspace) : undefined,
+      ...(b.network ? { network: true } : {}),
       budget: b.budget,
       webhookUrl: b.webhookUrl,
       gate: rules.gate,
