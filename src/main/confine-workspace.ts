@@ -3,6 +3,7 @@
 // on the way (a link could be pointed elsewhere after the check) and never a root itself.
 import fs from 'node:fs';
 import path from 'node:path';
+import { isWithin as within } from '../domain/workspace-claims.js';
 
 /** The real path of `p`, or of its nearest existing ancestor with the missing rest appended. */
 export function realpathOfNearest(p: string): string {
@@ -16,9 +17,6 @@ export function realpathOfNearest(p: string): string {
   }
   return path.join(fs.realpathSync(existing), ...rest);
 }
-
-const within = (inner: string, outer: string) =>
-  inner === outer || inner.startsWith(outer === '/' ? '/' : outer + path.sep);
 
 /**
  * The real path of the workspace `resolved` (absolute, lexically inside one of `roots`), or throws
