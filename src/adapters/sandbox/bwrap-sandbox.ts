@@ -2,6 +2,7 @@
 // swarm may use it) network namespaces, as an unprivileged user, from a cleared environment, seeing
 // only read-only system directories, a few /etc files, its own /proc, /tmp and HOME, and the
 // workspace as the one writable host directory. Killing bwrap kills everything inside.
+import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readlink, rename, rm, writeFile, chown } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandSandbox, SandboxOwner } from '../../ports/sandbox.js';
@@ -108,13 +109,13 @@ export async function createBwrapSandbox(options: BwrapSandboxOptions): Promise<
       ...['--bind', workspace, workspace, '--chdir', workspace],
       '--',
     ];
-    if (dropTo && setpriv) {
+    if (setpriv && dropTo) {
       // Still root inside: give HOME to the sandbox user, then become it for good (no
       // capabilities, no setuid gains) before the command starts.
       args.push(
         '/bin/sh',
         '-c',
-        'chown "$1:$2" "$3" && shift 3 && exec "$@"',
+        '/bin/chown "$1:$2" "$3" && shift 3 && exec "$@"',
         'cfn-sandbox-setup',
         String(dropTo.uid),
         String(dropTo.gid),
@@ -159,32 +160,32 @@ export async function createBwrapSandbox(options: BwrapSandboxOptions): Promise<
       });
     },
   };
+}
 
-  /** passwd and group naming the sandbox user (tools look their user up), written atomically. */
-  async function writeIdentityFiles(
-    dir: string,
-    drop: SandboxOwner | undefined,
-  ): Promise<{ passwd: string; group: string }> {
-    await mkdir(dir, { recursive: true });
-    const id = drop ?? { uid: USERNS_ID, gid: USERNS_ID };
-    const users = [
-      `root:x:0:0:root:/root:/usr/sbin/nologin`,
-      `${SANDBOX_USER}:x:${id.uid}:${id.gid}:CFN sandbox:${SANDBOX_HOME}:/bin/sh`,
-      ...(id.uid === OVERFLOW_ID
-        ? []
-        : [`nobody:x:${OVERFLOW_ID}:${OVERFLOW_ID}:nobody:/nonexistent:/usr/sbin/nologin`]),
-    ];
-    const groups = [
-      'root:x:0:',
-      `${SANDBOX_USER}:x:${id.gid}:`,
-      ...(id.gid === OVERFLOW_ID ? [] : [`nogroup:x:${OVERFLOW_ID}:`]),
-    ];
-    const passwdFile = path.join(dir, 'passwd');
-    const groupFile = path.join(dir, 'group');
-    await writeAtomically(passwdFile, users.join('\n') + '\n');
-    await writeAtomically(groupFile, groups.join('\n') + '\n');
-    return { passwd: passwdFile, group: groupFile };
-  }
+/** passwd and group naming the sandbox user (tools look their user up), written atomically. */
+async function writeIdentityFiles(
+  dir: string,
+  drop: SandboxOwner | undefined,
+): Promise<{ passwd: string; group: string }> {
+  await mkdir(dir, { recursive: true });
+  const id = drop ?? { uid: USERNS_ID, gid: USERNS_ID };
+  const users = [
+    `root:x:0:0:root:/root:/usr/sbin/nologin`,
+    `${SANDBOX_USER}:x:${id.uid}:${id.gid}:CFN sandbox:${SANDBOX_HOME}:/bin/sh`,
+    ...(id.uid === OVERFLOW_ID
+      ? []
+      : [`nobody:x:${OVERFLOW_ID}:${OVERFLOW_ID}:nobody:/nonexistent:/usr/sbin/nologin`]),
+  ];
+  const groups = [
+    'root:x:0:',
+    `${SANDBOX_USER}:x:${id.gid}:`,
+    ...(id.gid === OVERFLOW_ID ? [] : [`nogroup:x:${OVERFLOW_ID}:`]),
+  ];
+  const passwdFile = path.join(dir, 'passwd');
+  const groupFile = path.join(dir, 'group');
+  await writeAtomically(passwdFile, users.join('\n') + '\n');
+  await writeAtomically(groupFile, groups.join('\n') + '\n');
+  return { passwd: passwdFile, group: groupFile };
 }
 
 /**
@@ -250,7 +251,7 @@ async function findSetpriv(): Promise<string> {
 }
 
 async function writeAtomically(file: string, content: string): Promise<void> {
-  const temp = `${file}.${process.pid}.tmp`;
+  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   await writeFile(temp, content, { mode: 0o644 });
   await rename(temp, file);
 }
