@@ -259,6 +259,8 @@ describe('the workspace itself', () => {
   it('gives its files to the sandbox user, so commands can change what write_file wrote', async () => {
     const sandbox = await createTestSandbox(path.join(base, 'support'));
     await writeFile(path.join(rootDir, 'before.txt'), 'from the operator');
+    await symlink(path.join(outside, 'secret.txt'), path.join(rootDir, 'to-outside'));
+    const outsideOwner = statSync(path.join(outside, 'secret.txt')).uid;
     const sandboxed = await createFsWorkspace(rootDir, { sandbox });
     await sandboxed.writeFile('deep/dir/a.txt', 'from write_file');
     const result = await sandboxed.runCommand(
@@ -273,6 +275,8 @@ describe('the workspace itself', () => {
       for (const p of ['', 'before.txt', 'deep', 'deep/dir', 'deep/dir/a.txt'])
         expect(statSync(path.join(rootDir, p)).uid, p).toBe(sandbox.owner.uid);
     }
+    // The link was given, never what it points to.
+    expect(statSync(path.join(outside, 'secret.txt')).uid).toBe(outsideOwner);
   });
 });
 

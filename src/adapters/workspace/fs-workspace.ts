@@ -2,7 +2,7 @@
 // writes are atomic, and commands run in the CommandSandbox it is given (none given: refused).
 
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, constants as fsConstants, type Dirent } from 'node:fs';
+import { constants as fsConstants, type Dirent } from 'node:fs';
 import {
   lchown,
   lstat,
@@ -17,7 +17,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import path from 'node:path';
-import type { CommandSandbox, SandboxOwner } from '../../ports/sandbox.js';
+import type { CommandSandbox } from '../../ports/sandbox.js';
 import {
   WorkspaceError,
   type CommandResult,
@@ -26,6 +26,7 @@ import {
   type Workspace,
   type WorkspaceSnapshot,
 } from '../../ports/workspace.js';
+import { ensureGiven, giveCreatedDirs } from './workspace-owner.js';
 
 export interface FsWorkspaceOptions {
   /** Largest file readFile returns and writeFile accepts (default 1 MiB). */
@@ -70,9 +71,7 @@ export async function createFsWorkspace(
   const owner = sandbox?.owner;
   // Commands run as another user than the service (root dropped to an unprivileged uid): the
   // workspace must be theirs to write. Given once (then kept up by writeFile).
-  if (owner && (await lstat(realRoot)).uid !== owner.uid) {
-    await giveTree(realRoot, owner);
-  }
+  if (owner) await ensureGiven(realRoot, owner);
   const isInside = (p: string): boolean =>
     p === realRoot || p.startsWith(realRoot === '/' ? '/' : realRoot + path.sep);
 
@@ -392,24 +391,6 @@ function linkedRoot(wanted: string, real: string): WorkspaceError {
   );
 }
 
-/** Gives a whole tree to `owner`, links themselves included (never followed). */
-async function giveTree(root: string, owner: SandboxOwner): Promise<void> {
-  await lchown(root, owner.uid, owner.gid);
-  for (const dirent of await readdir(root, { withFileTypes: true })) {
-    const child = path.join(root, dirent.name);
-    if (dirent.isDirectory()) await giveTree(child, owner);
-    else await lchown(child, owner.uid, owner.gid);
-  }
-}
-
-/** Gives the directories mkdir made, from `first` down to `last`, to `owner`. */
-async function giveCreatedDirs(first: string, last: string, owner: SandboxOwner): Promise<void> {
-  for (let dir = last; ; dir = path.dirname(dir)) {
-    await lchown(dir, owner.uid, owner.gid);
-    if (dir === first || dir === path.dirname(dir)) return;
-  }
-}
-
 async function existingMode(abs: string): Promise<number | undefined> {
   try {
     const info = await lstat(abs);
@@ -421,14 +402,27 @@ async function existingMode(abs: string): Promise<number | undefined> {
   }
 }
 
-function hashFile(abs: string): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(abs)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolvePromise(hash.digest('hex')));
+/**
+ * The content hash of a regular file. Commands may swap entries while the walk runs: a link is
+ * never followed (O_NOFOLLOW) and a FIFO never waited on (O_NONBLOCK, then not a regular file).
+ */
+async function hashFile(abs: string): Promise<string | undefined> {
+  const handle = await open(
+    abs,
+    fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK,
+  ).catch((error: unknown) => {
+    if (errnoCode(error) === 'ELOOP') return undefined; // became a link since readdir
+    throw error;
   });
+  if (!handle) return undefined;
+  try {
+    if (!(await handle.stat()).isFile()) return undefined;
+    const hash = createHash('sha256');
+    for await (const chunk of handle.createReadStream({ autoClose: false })) hash.update(chunk);
+    return hash.digest('hex');
+  } finally {
+    await handle.close();
+  }
 }
 
 function sha256(text: string): string {
