@@ -72,6 +72,8 @@ describe('bwrap sandbox', () => {
     // Absolute paths into the workspace resolve too (node, npm and git use them).
     expect((await sandbox.run(`cat ${workspace}/hello.txt`, opts())).output).toBe('hi there');
     expect((await sandbox.run('true', opts())).exitCode).toBe(0);
+    // A signal inside is reported the shell's way (bwrap's init exits 128 + the signal).
+    expect(await sandbox.run('kill -9 $$', opts())).toMatchObject({ exitCode: 137, signal: null });
   });
 
   it('keeps the tail of long output and marks the truncation', async () => {
