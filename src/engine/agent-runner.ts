@@ -17,7 +17,7 @@ import { ProviderError, type ChatMessage, type ToolCall } from '../ports/provide
 import type { JournalEntry, SwarmStore } from '../ports/swarm-store.js';
 import { inputTokensFor, reserveCall, type CallGrant } from './call-budget.js';
 import type { EffectJournal } from './effect-journal.js';
-import type { Workspace } from '../ports/workspace.js';
+import { WorkspaceError, type Workspace } from '../ports/workspace.js';
 import type {
   AgentCatalog,
   EngineLimits,
@@ -369,7 +369,9 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
       held: { tokens: 0, usd: 0 },
     };
     try {
-      const workspace = spec.workspace ? await deps.workspaces.open(spec.workspace) : undefined;
+      const workspace = spec.workspace
+        ? await deps.workspaces.open(spec.workspace, { network: spec.network === true })
+        : undefined;
       if (task.command) {
         if (!workspace)
           return {
@@ -404,6 +406,9 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
           ...err.flags,
           ...spent,
         };
+      // Commands refused (no sandbox) or a workspace swapped for a link: retrying cannot help.
+      if (err instanceof WorkspaceError && err.code !== 'IO')
+        return { ok: false, reason: err.message, retryable: false, ...spent };
       throw err;
     }
   }

@@ -10,7 +10,7 @@ import { createApp } from '../http/app.js';
 import { resilientStore } from '../http/middleware/rate-limit.js';
 import { processEnv } from '../config/load-config.js';
 import { createBackupTools, startBackupSchedules, type BackupSchedules } from './backup-runtime.js';
-import { confineWorkspace } from './confine-workspace.js';
+import { confineWorkspace, realpathOfNearest } from './confine-workspace.js';
 import { createRuntime, type Role, type Runtime, type RuntimeOptions } from './runtime.js';
 
 export interface RunningServer {
@@ -126,6 +126,8 @@ export async function startServer(
               commandTimeoutMs: config.engine.commandTimeoutMs,
               webhooksEnabled: config.engine.webhookSecret !== undefined,
               confineWorkspace,
+              sharedWorkspaces: config.engine.sharedWorkspaces.map(realpathOfNearest),
+              networkAllowed: config.engine.sandbox.networkAllowed,
               openStreams,
             },
           }

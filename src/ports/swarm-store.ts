@@ -228,4 +228,7 @@ export interface SwarmStore {
     error: string | null;
     durationMs: number;
   }): Promise<void>;
+
+  /** The workspaces of swarms not in a terminal status (one workspace per swarm, unless shared). */
+  workspacesInUse(): Promise<Array<{ swarmId: string; workspace: string }>>;
 }

@@ -425,5 +425,18 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
     async recordWebhookDelivery(d) {
       await db.insert(webhookDeliveries).values({ ...d, error: storableText(d.error) });
     },
+
+    async workspacesInUse() {
+      const rows = await db
+        .select({ id: swarms.id, workspace: sql<string>`${swarms.spec}->>'workspace'` })
+        .from(swarms)
+        .where(
+          and(
+            notInArray(swarms.status, [...TERMINAL_STATUSES]),
+            sql`${swarms.spec}->>'workspace' is not null`,
+          ),
+        );
+      return rows.map((r) => ({ swarmId: r.id, workspace: r.workspace }));
+    },
   };
 }

@@ -501,6 +501,25 @@ export function swarmStoreContract(
       expect((await store.tasks(other.id))[0]!.output).toEqual({ confidence: 1, text: hostile });
     });
 
+    it('lists the workspaces of unfinished swarms only', async () => {
+      const withWorkspace = async (workspace: string) => {
+        const id = randomUUID();
+        const s = { ...spec('with a workspace'), workspace };
+        await store.create({ id, spec: s, createdBy: 'test', requestId: null });
+        return { id, state: initialState(s) };
+      };
+      const running = await withWorkspace('/ws/running');
+      const done = await withWorkspace('/ws/done');
+      const without = await newSwarm(store);
+      await append(store, done.id, done.state, [
+        { type: 'swarm.completed', status: 'completed', reason: 'done' },
+      ]);
+      const ours = new Set<string>([running.id, done.id, without.id]);
+      expect((await store.workspacesInUse()).filter((w) => ours.has(w.swarmId))).toEqual([
+        { swarmId: running.id, workspace: '/ws/running' },
+      ]);
+    });
+
     it('journals an effect on its own and keeps the first of two puts', async () => {
       const { id } = await newSwarm(store);
       await store.journalPut(journalEntry(id, 't1', 'first'));
