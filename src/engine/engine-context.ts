@@ -1,17 +1,11 @@
 // What the parts of the engine share: the dependencies, the folds of the swarms this process runs,
 // their claims (leases), the effect journal and the primitives that read and append the log.
-import { AppError } from '../domain/errors.js';
 import type { SwarmEvent } from '../domain/cfn/spec.js';
 import type { SwarmState } from '../domain/cfn/state.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { Logger } from '../ports/logger.js';
-import {
-  ConcurrentAppendError,
-  FencedAppendError,
-  UnstorableError,
-  type JournalEntry,
-  type SwarmStore,
-} from '../ports/swarm-store.js';
+import { isDependencyUnavailable } from '../ports/dependency-errors.js';
+import { FencedAppendError, type JournalEntry, type SwarmStore } from '../ports/swarm-store.js';
 import type { TaskQueue } from '../ports/task-queue.js';
 import type { Claims } from './claims.js';
 import type { EffectJournal } from './effect-journal.js';
@@ -116,16 +110,8 @@ export const isStopped = (err: unknown) =>
  * A failure that may pass (a dependency away: the database restarting, a connection cut), as
  * opposed to a decision (a conflict, a refusal, a fenced write) or a bug in what was written.
  */
-export function isTransient(err: unknown): boolean {
-  return !(
-    isStopped(err) ||
-    err instanceof ConcurrentAppendError ||
-    err instanceof UnstorableError ||
-    err instanceof AppError ||
-    err instanceof TypeError ||
-    err instanceof RangeError
-  );
-}
+export const isTransient = (err: unknown): boolean =>
+  !isStopped(err) && isDependencyUnavailable(err);
 
 /** Waits `ms` (doubling per attempt up to 2 s), or less when `signal` aborts. */
 export function backoff(attempt: number, signal?: AbortSignal): Promise<void> {
