@@ -92,7 +92,9 @@ export async function startServer(
     const redisClient = runtime.redis?.client;
     const app = createApp({
       // Shared by the replicas with Redis; this process's own otherwise.
-      cache: redisClient ? createRedisCache(redisClient) : createMemoryCache(),
+      cache: redisClient
+        ? createRedisCache(redisClient, { prefix: config.redis.prefix })
+        : createMemoryCache(),
       ...(redisClient
         ? {
             rateLimitStore: resilientStore(
