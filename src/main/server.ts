@@ -103,8 +103,14 @@ export async function startServer(
                   redisClient.call(command, ...args) as Promise<RedisReply>,
                 prefix: `${config.redis.prefix}:rl:`,
               }),
-              (err) =>
-                logger.warn({ err }, 'rate-limit store unavailable; requests are not limited'),
+              {
+                onDown: (err) =>
+                  logger.warn(
+                    { err },
+                    'rate-limit store unavailable; counting requests per process until it answers',
+                  ),
+                onUp: () => logger.info('rate-limit store available again; counting in Redis'),
+              },
             ),
           }
         : {}),
