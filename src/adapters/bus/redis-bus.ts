@@ -35,6 +35,7 @@ export async function createRedisBus(options: RedisBusOptions): Promise<EventBus
     failFastOptions({
       maxBackoffMs: options.reconnectMaxMs,
       commandTimeoutMs: options.commandTimeoutMs,
+      offlineQueue: true,
     }),
   );
   // The subscriber waits for Redis as long as it takes: it has nothing to answer meanwhile.

@@ -62,13 +62,15 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
   const retryStrategy = redisBackoff(options.reconnectMaxMs);
   // Workers block on their own connections; BullMQ requires maxRetriesPerRequest: null for them.
   const connect = () => new Redis(options.redisUrl, { maxRetriesPerRequest: null, retryStrategy });
-  // Producing and counting fail at once while Redis is away and after a timeout while it is
-  // stalled, so a request that queues a job, or a metrics scrape, answers instead of hanging.
+  // Producing and counting fail after a reconnect attempt while Redis is away and after a
+  // timeout while it is stalled, so a request that queues a job, or a metrics scrape, answers
+  // instead of hanging.
   const client = new Redis(
     options.redisUrl,
     failFastOptions({
       maxBackoffMs: options.reconnectMaxMs,
       commandTimeoutMs: options.commandTimeoutMs,
+      offlineQueue: true,
     }),
   );
   client.on('error', (err: Error) =>
@@ -77,7 +79,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
   const queues = new Map<JobName, Queue>();
   for (const name of names) {
     // Not waiting for Redis to be ready (nor asking its version, which would need it): a queue
-    // made while Redis is away works once it answers, and adding a job meanwhile fails at once.
+    // made while Redis is away works once it answers, and adding a job meanwhile fails (above).
     const queue = new Queue(queueName(name), {
       connection: client,
       prefix,

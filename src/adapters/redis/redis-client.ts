@@ -27,15 +27,22 @@ export const redisBackoff =
     Math.min(50 * 2 ** Math.min(times, 10), maxMs);
 
 /**
- * Options of a connection that callers wait on (never a blocking or subscriber one): no offline
- * queue, so a command fails at once while disconnected (and health says "down"), and a command
- * timeout, so a Redis that stops answering fails commands instead of holding them forever.
+ * Options of a connection that callers wait on (never a blocking or subscriber one): a command
+ * timeout, so a Redis that stops answering fails commands instead of holding them forever, and
+ * one retry per command. Without an offline queue (the default) a command fails at once while
+ * disconnected, as the health probe and the request path need; with one (producing jobs,
+ * publishing) a command sent while the connection is still being made waits for it, but no
+ * longer than the command timeout, nor past the next failed reconnect attempt.
  */
 export function failFastOptions(
-  options: { maxBackoffMs?: number | undefined; commandTimeoutMs?: number | undefined } = {},
+  options: {
+    maxBackoffMs?: number | undefined;
+    commandTimeoutMs?: number | undefined;
+    offlineQueue?: boolean;
+  } = {},
 ): IoRedisOptions {
   return {
-    enableOfflineQueue: false,
+    enableOfflineQueue: options.offlineQueue ?? false,
     maxRetriesPerRequest: 1,
     connectTimeout: 5000,
     commandTimeout: options.commandTimeoutMs ?? 2000,
