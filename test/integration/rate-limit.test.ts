@@ -2,6 +2,7 @@
 // with Redis, a limit that still holds (per process) while Redis is away and goes back to Redis.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/eventually.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { startThrowawayRedis, type ThrowawayRedis } from '../support/throwaway-redis.js';
 
@@ -68,12 +69,10 @@ describe('with Redis down at start', () => {
 
     await redis.start();
     // The shared store is tried again a second after a failure; its scripts are loaded anew.
-    const deadline = Date.now() + 30_000;
-    while (!r.logs.text().includes('rate-limit store available again')) {
-      if (Date.now() > deadline) throw new Error('the rate limit never went back to Redis');
+    await eventually('the rate limit counting in Redis again', async () => {
       await r.fetch('/api/whoami');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+      return r.logs.text().includes('rate-limit store available again');
+    });
     const direct = new Redis(redis.url);
     try {
       const key = 'cfn:rl:ip:127.0.0.1';

@@ -12,6 +12,7 @@ import {
   validator,
   type SwarmHarness,
 } from '../support/swarm-harness.js';
+import { eventually } from '../support/eventually.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 let db: TestDatabase;
@@ -34,15 +35,6 @@ afterAll(async () => {
   await proxy?.close();
   await db?.drop();
 });
-
-/** Polls until `fn` holds, for at most `timeoutMs` (the replica is retried in the background). */
-async function eventually(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 it('lists from the replica, falls back to the primary while it is cut, and returns to it', async () => {
   h.llm.setResponder((req) => (agentOf(req) === 'impl-a' ? implementer(0.9) : validator(0.95)));

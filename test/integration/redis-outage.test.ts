@@ -19,6 +19,7 @@ import {
   type SwarmHarness,
 } from '../support/swarm-harness.js';
 import { createTestDatabase, type TestDatabase } from '../support/services.js';
+import { eventually } from '../support/eventually.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { startThrowawayRedis, type ThrowawayRedis } from '../support/throwaway-redis.js';
@@ -34,15 +35,6 @@ const bounded = (s: TestServer, pathname: string, init: RequestInit & { key?: st
 
 async function json(res: Response | Promise<Response>) {
   return (await (await res).json()) as Record<string, unknown>;
-}
-
-/** Polls until `fn` holds, for at most `timeoutMs` (reconnects back off). */
-async function eventually(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** The swarm's events until it completed (the stream ends then). */

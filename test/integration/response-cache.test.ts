@@ -13,6 +13,7 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import type { ResponseCache } from '../../src/ports/response-cache.js';
 import { captureLogs } from '../support/log-capture.js';
 import { connectTestRedis, type TestRedis } from '../support/services.js';
+import { eventually } from '../support/eventually.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { startThrowawayRedis, type ThrowawayRedis } from '../support/throwaway-redis.js';
 
@@ -196,10 +197,10 @@ describe('the service with its own Redis', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     // After a failure the cache rests for a second before it is tried again.
-    while ((await agents(server.adminKey)).headers.get('x-cache') === null) {
-      if (Date.now() > until) throw new Error('the cache was not used again');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually(
+      'the cache used again',
+      async () => (await agents(server.adminKey)).headers.get('x-cache') !== null,
+    );
     expect((await agents(server.adminKey)).headers.get('x-cache')).toBe('HIT');
     expect(server.logs.text()).toContain('response cache available again');
     expect(await (await server.fetch('/metrics')).text()).toMatch(/^redis_up 1$/m);
