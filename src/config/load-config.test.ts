@@ -22,7 +22,12 @@ describe('loadConfig', () => {
       poolMax: 10,
       connectTimeoutMs: 5000,
     });
-    expect(c.redis.url).toBeUndefined();
+    expect(c.redis).toEqual({
+      url: undefined,
+      prefix: 'cfn',
+      reconnectMaxMs: 5000,
+      commandTimeoutMs: 2000,
+    });
     expect(c.shutdownTimeoutMs).toBe(10_000);
   });
 
@@ -62,6 +67,7 @@ describe('loadConfig', () => {
     ['PORT', '3.5'],
     ['NODE_ENV', 'staging'],
     ['DATABASE_POOL_MAX', '0'],
+    ['REDIS_COMMAND_TIMEOUT_MS', '10'],
     ['METRICS_TOKEN', 'short'],
     ['BODY_LIMIT', 'lots'],
     ['DATABASE_URL', 'not a url'],

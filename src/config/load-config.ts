@@ -26,6 +26,11 @@ export interface Config {
     readonly prefix: string;
     /** Longest wait between reconnect attempts of every Redis client. */
     readonly reconnectMaxMs: number;
+    /**
+     * Longest wait for a Redis reply on the connections requests wait on (producing jobs, cache,
+     * rate limit, publishing, health): a stalled Redis fails them instead of hanging.
+     */
+    readonly commandTimeoutMs: number;
   };
   readonly metrics: { readonly token: string | undefined };
   readonly auth: { readonly bootstrapAdminKey: string | undefined };
@@ -216,7 +221,12 @@ export function loadConfig(
       poolMax: e.DATABASE_POOL_MAX,
       connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
     },
-    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX, reconnectMaxMs: e.REDIS_RECONNECT_MAX_MS },
+    redis: {
+      url: e.REDIS_URL,
+      prefix: e.REDIS_PREFIX,
+      reconnectMaxMs: e.REDIS_RECONNECT_MAX_MS,
+      commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    },
     metrics: { token: e.METRICS_TOKEN },
     auth: { bootstrapAdminKey: e.CFN_BOOTSTRAP_ADMIN_KEY },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

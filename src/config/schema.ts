@@ -74,6 +74,7 @@ export const envSchema = z.object({
   DATABASE_CONNECT_TIMEOUT_MS: int(100, 120_000, 5000),
   REDIS_URL: redisUrl,
   REDIS_RECONNECT_MAX_MS: int(100, 60_000, 5000),
+  REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000, 2000),
   REDIS_PREFIX: z.preprocess(
     emptyAsUndefined,
     z

@@ -4,6 +4,7 @@ import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { AppError, type ErrorCode } from '../domain/errors.js';
 import type { Logger } from '../ports/logger.js';
 import { redactUrl } from '../observability/redact.js';
+import { isUnreachable } from '../domain/unreachable.js';
 
 const STATUS: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,
@@ -64,33 +65,17 @@ function fromBodyParser(err: unknown): AppError | undefined {
   }
 }
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
-
 /**
  * A dependency that cannot be reached (a database or Redis connection refused, reset or timed
  * out) is the service being unavailable for a while, not a bug: 503, so clients retry.
  */
 function fromUnreachable(err: unknown): AppError | undefined {
-  for (
-    let e: unknown = err, depth = 0;
-    e && depth < 5;
-    e = (e as { cause?: unknown }).cause, depth++
-  ) {
-    const code = (e as { code?: unknown }).code;
-    const message = String((e as { message?: unknown }).message ?? '');
-    if (
-      (typeof code === 'string' && UNREACHABLE.has(code)) ||
-      /Connection terminated|timeout exceeded when trying to connect|Stream isn't writeable/.test(
-        message,
-      )
-    )
-      return new AppError(
-        'SERVICE_UNAVAILABLE',
-        'A dependency of the service is unreachable; retry shortly (GET /health shows which)',
-        { cause: err },
-      );
-  }
-  return undefined;
+  if (!isUnreachable(err)) return undefined;
+  return new AppError(
+    'SERVICE_UNAVAILABLE',
+    'A dependency of the service is unreachable; retry shortly (GET /health shows which)',
+    { cause: err },
+  );
 }
 
 export function notFound(): RequestHandler {

@@ -26,6 +26,7 @@ import type { SwarmStore } from '../ports/swarm-store.js';
 import { JOB_NAMES } from '../ports/job-catalog.js';
 import type { JobHandler, JobHandlers, JobName, TaskQueue } from '../ports/task-queue.js';
 import type { MaintenanceMode } from '../ops/maintenance.js';
+import { startRecoveryLoop, type RecoveryLoop } from './recovery-loop.js';
 import {
   costUsd,
   DEFAULT_PRICES,
@@ -38,6 +39,9 @@ import {
   type ProviderConfig,
   type ProviderRegistry,
 } from '../providers/registry.js';
+
+/** How long after its jobs' shutdown time the queue may take to close its connections. */
+const QUEUE_STOP_GRACE_MS = 2000;
 
 export interface EngineRuntime {
   engine: SwarmEngine;
@@ -200,6 +204,7 @@ export async function createEngineRuntime(
           logger,
           lockDurationMs: e.queueLockMs,
           reconnectMaxMs: config.redis.reconnectMaxMs,
+          commandTimeoutMs: config.redis.commandTimeoutMs,
         }),
         sharedJobs,
       )
@@ -210,6 +215,7 @@ export async function createEngineRuntime(
         prefix: config.redis.prefix,
         logger,
         reconnectMaxMs: config.redis.reconnectMaxMs,
+        commandTimeoutMs: config.redis.commandTimeoutMs,
       })
     : createInprocBus();
   const observer = createEngineMetrics(deps.metrics.registry, {
@@ -245,21 +251,18 @@ export async function createEngineRuntime(
     leaseMs: e.queueLockMs,
     webhooks: { transport: createHttpWebhookTransport(), secret: e.webhookSecret },
   });
-  let sweep: NodeJS.Timeout | undefined;
+  let recovery: RecoveryLoop | undefined;
   if (deps.runsJobs) {
     queue.start(
       deps.maintenance ? pausedDuring(deps.maintenance, engine.handlers) : engine.handlers,
     );
-    await engine.recover();
-    if (shared) {
-      // Redis keeps jobs in memory: after it restarts, this finds the swarms whose jobs it lost.
-      sweep = setInterval(() => {
-        engine.recover({ quiet: true }).catch((err: unknown) => {
-          logger.warn({ err }, 'periodic recovery failed; trying again later');
-        });
-      }, e.recoveryIntervalMs);
-      sweep.unref();
-    }
+    recovery = await startRecoveryLoop({
+      recover: (o) => engine.recover(o),
+      logger,
+      // Redis keeps jobs in memory: after it restarts, the sweep finds the swarms whose jobs it lost.
+      sweepMs: shared ? e.recoveryIntervalMs : undefined,
+      maxRetryMs: e.recoveryIntervalMs,
+    });
   }
 
   return {
@@ -270,8 +273,22 @@ export async function createEngineRuntime(
     providers,
     agents: () => agents,
     async stop(timeoutMs) {
-      clearInterval(sweep);
-      await queue.stop(timeoutMs);
+      recovery?.stop();
+      // BullMQ workers whose Redis never answered wait for it to close: past the running jobs'
+      // time and a grace, shutdown goes on without them (the process exits after it anyway).
+      let timer: NodeJS.Timeout | undefined;
+      const stopped = await Promise.race([
+        queue.stop(timeoutMs).then(() => true),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), timeoutMs + QUEUE_STOP_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!stopped)
+        logger.warn(
+          { graceMs: QUEUE_STOP_GRACE_MS },
+          'the queue did not close in time (Redis away?); shutting down without waiting for it',
+        );
       engine.stop();
       await bus.close();
     },

@@ -98,6 +98,7 @@ export async function createRuntime(
             url: config.redis.url,
             logger,
             maxBackoffMs: config.redis.reconnectMaxMs,
+            commandTimeoutMs: config.redis.commandTimeoutMs,
           })
         : undefined;
     const metrics = createMetrics({

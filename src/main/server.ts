@@ -92,7 +92,9 @@ export async function startServer(
     const redisClient = runtime.redis?.client;
     const app = createApp({
       // Shared by the replicas with Redis; this process's own otherwise.
-      cache: redisClient ? createRedisCache(redisClient) : createMemoryCache(),
+      cache: redisClient
+        ? createRedisCache(redisClient, { prefix: config.redis.prefix })
+        : createMemoryCache(),
       ...(redisClient
         ? {
             rateLimitStore: resilientStore(
@@ -101,8 +103,14 @@ export async function startServer(
                   redisClient.call(command, ...args) as Promise<RedisReply>,
                 prefix: `${config.redis.prefix}:rl:`,
               }),
-              (err) =>
-                logger.warn({ err }, 'rate-limit store unavailable; requests are not limited'),
+              {
+                onDown: (err) =>
+                  logger.warn(
+                    { err },
+                    'rate-limit store unavailable; counting requests per process until it answers',
+                  ),
+                onUp: () => logger.info('rate-limit store available again; counting in Redis'),
+              },
             ),
           }
         : {}),

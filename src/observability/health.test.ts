@@ -33,6 +33,45 @@ describe('health service', () => {
     expect(calls).toBe(2);
   });
 
+  it('stays ready, degraded and naming it, when only a dependency it can run without fails', async () => {
+    let redisUp = false;
+    let databaseUp = true;
+    const h = createHealthService({
+      version: '1',
+      timeoutMs: 100,
+      probes: [
+        {
+          name: 'database',
+          check: async () => {
+            if (!databaseUp) throw new Error('down');
+          },
+        },
+        {
+          name: 'redis',
+          required: false,
+          check: async () => {
+            if (!redisUp) throw new Error('refused');
+          },
+        },
+      ],
+    });
+    expect(await h.report()).toMatchObject({
+      status: 'degraded',
+      failing: ['redis'],
+      degraded: ['redis'],
+    });
+    expect(await h.readiness()).toMatchObject({ ready: true, degraded: ['redis'] });
+    databaseUp = false;
+    const down = await h.readiness();
+    expect(down).toMatchObject({ status: 'error', ready: false, reason: 'failing: database' });
+    expect(down.failing).toEqual(['database', 'redis']);
+    redisUp = true;
+    databaseUp = true;
+    const ok = await h.readiness();
+    expect(ok).toMatchObject({ status: 'ok', ready: true });
+    expect(ok.degraded).toBeUndefined();
+  });
+
   it('turns not ready while shutting down', async () => {
     const h = createHealthService({ version: '1', timeoutMs: 100, probes: [] });
     expect((await h.readiness()).ready).toBe(true);

@@ -1,5 +1,7 @@
 // Health of the service from real probes: each dependency checked concurrently with a timeout;
-// concurrent callers share one round of checks so frequent probing stays cheap.
+// concurrent callers share one round of checks so frequent probing stays cheap. A failing
+// dependency the service can run without (Redis, a read replica) degrades it; readiness is lost
+// only to a required one (the primary database), maintenance or shutdown.
 import type { HealthProbe } from '../ports/health-check.js';
 import type { SandboxStatus } from '../ports/sandbox.js';
 
@@ -12,12 +14,15 @@ export interface CheckResult {
 }
 
 export interface HealthReport {
-  status: 'ok' | 'error';
+  /** `degraded`: only checks the service can run without failed; `error`: a required one did. */
+  status: 'ok' | 'degraded' | 'error';
   version: string;
   uptimeSeconds: number;
   checks: Record<string, CheckResult>;
   /** Names of the checks that failed (absent when healthy). */
   failing?: string[];
+  /** Those of them the service keeps serving without (absent when none). */
+  degraded?: string[];
   /** Where agent commands run; informational, never part of `status` or readiness. */
   sandbox?: SandboxStatus;
 }
@@ -36,7 +41,7 @@ export interface HealthServiceOptions {
 
 export interface HealthService {
   report(): Promise<HealthReport>;
-  /** Readiness: healthy and not shutting down (nor, later, in maintenance). */
+  /** Readiness: every required check ok, not in maintenance and not shutting down. */
   readiness(): Promise<HealthReport & { ready: boolean; reason?: string }>;
   setShuttingDown(): void;
   readonly shuttingDown: boolean;
@@ -75,6 +80,7 @@ export function createHealthService(options: HealthServiceOptions): HealthServic
   const startedAt = options.startedAt ?? now();
   let inFlight: Promise<HealthReport> | undefined;
   let shuttingDown = false;
+  const optional = new Set(options.probes.filter((p) => p.required === false).map((p) => p.name));
 
   async function check(): Promise<HealthReport> {
     const results = await Promise.all(
@@ -82,12 +88,14 @@ export function createHealthService(options: HealthServiceOptions): HealthServic
     );
     const checks = Object.fromEntries(results);
     const failing = results.filter(([, r]) => r.status !== 'ok').map(([name]) => name);
+    const degraded = failing.filter((name) => optional.has(name));
     return {
-      status: failing.length ? 'error' : 'ok',
+      status: failing.length > degraded.length ? 'error' : degraded.length ? 'degraded' : 'ok',
       version: options.version,
       uptimeSeconds: Math.floor((now() - startedAt) / 1000),
       checks,
       ...(failing.length ? { failing } : {}),
+      ...(degraded.length ? { degraded } : {}),
       // The API works without commands: a missing sandbox is said, not counted as a failure.
       ...(options.sandbox ? { sandbox: options.sandbox } : {}),
     };
@@ -105,8 +113,9 @@ export function createHealthService(options: HealthServiceOptions): HealthServic
       if (shuttingDown) return { ...report, ready: false, reason: 'shutting down' };
       const gate = await options.notReadyReason?.();
       if (gate) return { ...report, ready: false, reason: gate };
-      if (report.status !== 'ok') {
-        return { ...report, ready: false, reason: `failing: ${report.failing?.join(', ')}` };
+      if (report.status === 'error') {
+        const required = report.failing?.filter((name) => !optional.has(name));
+        return { ...report, ready: false, reason: `failing: ${required?.join(', ')}` };
       }
       return { ...report, ready: true };
     },

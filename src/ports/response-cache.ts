@@ -1,6 +1,6 @@
 // Where cacheable GET responses are kept: an in-memory LRU (embedded) or Redis (shared by the
-// replicas). Keys are the guide's `cache:<originalUrl>`. Every method may fail (Redis down): the
-// caller then serves without the cache.
+// replicas). Keys are the guide's `cache:<originalUrl>`; the Redis adapter stores them under the
+// deployment's REDIS_PREFIX. Every method may fail (Redis down): the caller then serves without it.
 
 export interface ResponseCache {
   readonly kind: 'memory' | 'redis';

@@ -1,5 +1,6 @@
 // /health and readiness against real PostgreSQL and Redis reached through a proxy the test can
-// cut: the failing check is named, and the service recovers without a restart.
+// cut: the failing check is named, readiness is lost to the database but not to Redis (degraded),
+// and the service recovers without a restart.
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   createTestDatabase,
@@ -18,6 +19,7 @@ afterAll(async () => {
 interface HealthBody {
   status: string;
   failing?: string[];
+  degraded?: string[];
   checks: Record<string, { status: string; latencyMs: number; error?: string }>;
 }
 
@@ -104,7 +106,12 @@ describe('Redis', () => {
     await eventually(async () => (await health(s)).status === 503);
     const down = await health(s);
     expect(down.body.failing).toEqual(['redis']);
+    expect(down.body.status).toBe('degraded');
     expect(down.body.checks.database?.status).toBe('ok');
+    // The service runs without Redis: still ready, naming it.
+    const ready = await health(s, '/health/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toMatchObject({ status: 'degraded', degraded: ['redis'] });
 
     await proxy.restore();
     await eventually(async () => (await health(s)).status === 200);

@@ -13,6 +13,7 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import type { ResponseCache } from '../../src/ports/response-cache.js';
 import { captureLogs } from '../support/log-capture.js';
 import { connectTestRedis, type TestRedis } from '../support/services.js';
+import { eventually } from '../support/eventually.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { startThrowawayRedis, type ThrowawayRedis } from '../support/throwaway-redis.js';
 
@@ -66,14 +67,11 @@ afterAll(async () => {
 
 for (const kind of ['memory', 'redis'] as const) {
   describe(`response cache (${kind})`, () => {
+    // Under this run's key prefix (removed afterwards), as a deployment's REDIS_PREFIX.
     const make = (): ResponseCache =>
       kind === 'memory'
         ? createMemoryCache()
-        : (() => {
-            // Keys under this run's prefix would break the guide's `cache:` names; a db of its own
-            // is not available either, so the keys are unique per run through the path instead.
-            return createRedisCache(testRedis.client);
-          })();
+        : createRedisCache(testRedis.client, { prefix: testRedis.prefix.replace(/:$/, '') });
     const unique = `${kind}-${Date.now()}`;
 
     it('misses, then hits without running the handler, keyed by the original URL', async () => {
@@ -125,6 +123,20 @@ for (const kind of ['memory', 'redis'] as const) {
   });
 }
 
+describe('response cache (redis) under two prefixes', () => {
+  it('keeps each prefix to its own entries, for reads and for invalidation', async () => {
+    // Both under this run's prefix, so the cleanup removes them.
+    const a = createRedisCache(testRedis.client, { prefix: `${testRedis.prefix}a` });
+    const b = createRedisCache(testRedis.client, { prefix: `${testRedis.prefix}b` });
+    await a.set('cache:/api/agents', '"from a"', 300);
+    expect(await b.get('cache:/api/agents')).toBeUndefined();
+    await b.set('cache:/api/agents', '"from b"', 300);
+    expect(await b.deletePrefix('cache:/api/agents')).toBe(1);
+    expect(await a.get('cache:/api/agents')).toBe('"from a"');
+    expect(await testRedis.client.get(`${testRedis.prefix}a:cache:/api/agents`)).toBe('"from a"');
+  });
+});
+
 describe('the service with its own Redis', () => {
   let redis: ThrowawayRedis;
   let server: TestServer;
@@ -142,7 +154,7 @@ describe('the service with its own Redis', () => {
 
   const agents = (key?: string) => server.fetch('/api/agents', key === undefined ? {} : { key });
 
-  it('caches the agent catalogue in Redis under cache:<originalUrl>, but never for a caller the route refuses', async () => {
+  it('caches the agent catalogue in Redis under <REDIS_PREFIX>:cache:<originalUrl>, but never for a caller the route refuses', async () => {
     expect((await agents()).headers.get('x-cache')).toBeNull(); // no key: 401 before the cache
     const first = await agents(server.adminKey);
     expect(first.headers.get('x-cache')).toBe('MISS');
@@ -151,7 +163,8 @@ describe('the service with its own Redis', () => {
     expect(await second.json()).toEqual(await first.json());
     const direct = new Redis(redis.url);
     try {
-      expect(await direct.exists('cache:/api/agents')).toBe(1);
+      expect(await direct.exists('cfn:cache:/api/agents')).toBe(1);
+      expect(await direct.exists('cache:/api/agents')).toBe(0);
     } finally {
       direct.disconnect();
     }
@@ -168,6 +181,7 @@ describe('the service with its own Redis', () => {
       const health = await server.fetch('/health');
       expect(health.status).toBe(503);
       expect(((await health.json()) as { failing: string[] }).failing).toContain('redis');
+      expect((await server.fetch('/health/ready')).status).toBe(200); // degraded, still serving
       const res = await agents(server.adminKey);
       expect(res.status).toBe(200);
       expect(res.headers.get('x-cache')).toBeNull();
@@ -182,8 +196,13 @@ describe('the service with its own Redis', () => {
       if (Date.now() > until) throw new Error('the service did not see Redis come back');
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect((await agents(server.adminKey)).headers.get('x-cache')).toBe('MISS');
+    // After a failure the cache rests for a second before it is tried again.
+    await eventually(
+      'the cache used again',
+      async () => (await agents(server.adminKey)).headers.get('x-cache') !== null,
+    );
     expect((await agents(server.adminKey)).headers.get('x-cache')).toBe('HIT');
+    expect(server.logs.text()).toContain('response cache available again');
     expect(await (await server.fetch('/metrics')).text()).toMatch(/^redis_up 1$/m);
   }, 60_000);
 });

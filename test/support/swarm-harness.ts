@@ -10,7 +10,7 @@ import {
   type FakeRequest,
   type FakeResponder,
 } from './fake-llm.js';
-import { startTestServer, type TestServer } from './test-server.js';
+import { startTestServer, type TestServer, type TestServerOptions } from './test-server.js';
 
 export const TEST_AGENTS: Record<string, { role: string; provider?: string }> = {
   'impl-a': { role: 'implementer' },
@@ -93,20 +93,24 @@ export interface SwarmHarness {
 export async function startSwarmHarness(
   env: Record<string, string> = {},
   extraAgents = {},
+  options: TestServerOptions = {},
 ): Promise<SwarmHarness> {
   const llm = await startFakeLlm();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-swarm-'));
   writeAgents(path.join(dir, 'agents'), extraAgents);
-  const server = await startTestServer({
-    ANTHROPIC_API_KEY: 'test-key',
-    ANTHROPIC_BASE_URL: llm.url,
-    CFN_LLM_MAX_RETRIES: '2',
-    CFN_AGENTS_DIR: path.join(dir, 'agents'),
-    CFN_WORKSPACE_ROOTS: path.join(dir, 'workspaces'),
-    RATE_LIMIT_PER_MINUTE: '0',
-    LOG_LEVEL: 'info',
-    ...env,
-  });
+  const server = await startTestServer(
+    {
+      ANTHROPIC_API_KEY: 'test-key',
+      ANTHROPIC_BASE_URL: llm.url,
+      CFN_LLM_MAX_RETRIES: '2',
+      CFN_AGENTS_DIR: path.join(dir, 'agents'),
+      CFN_WORKSPACE_ROOTS: path.join(dir, 'workspaces'),
+      RATE_LIMIT_PER_MINUTE: '0',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    options,
+  );
   const h: SwarmHarness = {
     llm,
     server,

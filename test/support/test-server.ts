@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load-config.js';
+import type { Role } from '../../src/main/runtime.js';
 import { startServer, type RunningServer } from '../../src/main/server.js';
 import { captureLogs, type LogCapture } from './log-capture.js';
 
@@ -20,6 +21,8 @@ export interface TestServer extends RunningServer {
 export interface TestServerOptions {
   /** Reuse a data directory (a restart); it is then left in place by stop(). */
   dataDir?: string;
+  /** Which part of the service to run (`cfn start`: all; `cfn serve`: api; `cfn worker`: worker). */
+  role?: Role;
 }
 
 export async function startTestServer(
@@ -39,6 +42,7 @@ export async function startTestServer(
   const running = await startServer(config, {
     logDestination: logs.stream,
     announce: (t) => announced.push(t),
+    ...(options.role ? { role: options.role } : {}),
   });
   const adminKey =
     env.CFN_BOOTSTRAP_ADMIN_KEY ?? announced.join('').match(/cfn_[A-Za-z0-9_-]+/)?.[0] ?? '';

@@ -1,11 +1,13 @@
 // The distributed EventBus: Redis pub/sub on one channel, so an SSE stream on any API replica sees
 // events a worker appended, and a cancel sent to any replica aborts the calls wherever they run.
 // Messages are hints (the durable record is the event log): a message lost while Redis is down is
-// made good by readers re-reading the log.
+// made good by readers re-reading the log. So nothing waits on Redis here: the bus is usable at
+// once (it subscribes whenever Redis answers, again after each reconnect), and publishing is fire
+// and forget, logged once per outage.
 import { Redis } from 'ioredis';
 import type { BusMessage, EventBus } from '../../ports/event-bus.js';
 import type { Logger } from '../../ports/logger.js';
-import { redisBackoff } from '../redis/redis-client.js';
+import { closeRedisClient, failFastOptions, redisBackoff } from '../redis/redis-client.js';
 
 export interface RedisBusOptions {
   redisUrl: string;
@@ -14,6 +16,8 @@ export interface RedisBusOptions {
   logger: Logger;
   /** Longest wait between reconnect attempts. */
   reconnectMaxMs?: number;
+  /** Longest wait for Redis to take a published message. */
+  commandTimeoutMs?: number;
 }
 
 function isBusMessage(v: unknown): v is BusMessage {
@@ -24,13 +28,24 @@ function isBusMessage(v: unknown): v is BusMessage {
 }
 
 export async function createRedisBus(options: RedisBusOptions): Promise<EventBus> {
+  const { logger } = options;
   const channel = `${options.prefix}:bus`;
-  const retryStrategy = redisBackoff(options.reconnectMaxMs);
-  const pub = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, retryStrategy });
-  const sub = new Redis(options.redisUrl, { maxRetriesPerRequest: null, retryStrategy });
+  const pub = new Redis(
+    options.redisUrl,
+    failFastOptions({
+      maxBackoffMs: options.reconnectMaxMs,
+      commandTimeoutMs: options.commandTimeoutMs,
+      offlineQueue: true,
+    }),
+  );
+  // The subscriber waits for Redis as long as it takes: it has nothing to answer meanwhile.
+  const sub = new Redis(options.redisUrl, {
+    maxRetriesPerRequest: null,
+    retryStrategy: redisBackoff(options.reconnectMaxMs),
+  });
   for (const c of [pub, sub])
     c.on('error', (err: Error) =>
-      options.logger.debug({ err: { message: err.message } }, 'bus redis error'),
+      logger.debug({ err: { message: err.message } }, 'bus redis error'),
     );
   const listeners = new Set<(m: BusMessage) => void>();
   sub.on('message', (ch: string, raw: string) => {
@@ -44,12 +59,29 @@ export async function createRedisBus(options: RedisBusOptions): Promise<EventBus
     if (!isBusMessage(msg)) return;
     for (const l of listeners) l(msg);
   });
-  // ioredis subscribes again by itself after a reconnect.
-  await sub.subscribe(channel);
+  // Sent once Redis answers (ioredis subscribes again by itself after a reconnect); until then
+  // streams rely on their heartbeat re-reading the log.
+  sub.subscribe(channel).catch((err: unknown) => {
+    logger.warn({ err, channel }, 'bus not subscribed; event streams fall back on polling');
+  });
+
+  let failing = false;
+  const published = () => {
+    if (failing) logger.info('bus messages published again');
+    failing = false;
+  };
+  const lost = (err: unknown, kind: BusMessage['kind']) => {
+    // A hint lost: streams and cancellation fall back on the log (see the module comment).
+    if (!failing)
+      logger.warn(
+        { err, kind },
+        'bus message not published; further losses are not logged until it works again',
+      );
+    failing = true;
+  };
 
   // "New events" hints are coalesced: the newest seq of each swarm, sent once per turn of the
-  // event loop in one pipeline (a group commit finishes many appends at once), and the appending
-  // step does not wait for Redis.
+  // event loop in one pipeline (a group commit finishes many appends at once).
   const newest = new Map<string, number>();
   let flushing: Promise<void> | undefined;
   const flush = async () => {
@@ -60,13 +92,13 @@ export async function createRedisBus(options: RedisBusOptions): Promise<EventBus
       p.publish(channel, JSON.stringify({ kind: 'events', swarmId, lastSeq }));
     const results = await p.exec().catch((err: unknown) => [[err]] as Array<[unknown]>);
     const failed = results?.find(([err]) => err)?.[0];
-    // A hint lost: streams fall back on the log (see the module comment).
-    if (failed) options.logger.warn({ err: failed, kind: 'events' }, 'bus message not published');
+    if (failed) lost(failed, 'events');
+    else published();
   };
   const flushSoon = () => {
     flushing ??= new Promise<void>((resolve) => setImmediate(resolve))
       .then(flush)
-      .catch((err: unknown) => options.logger.warn({ err }, 'bus messages not published'))
+      .catch((err: unknown) => lost(err, 'events'))
       .finally(() => {
         flushing = undefined;
         if (newest.size) flushSoon();
@@ -80,12 +112,9 @@ export async function createRedisBus(options: RedisBusOptions): Promise<EventBus
         flushSoon();
         return;
       }
-      try {
-        await pub.publish(channel, JSON.stringify(message));
-      } catch (err) {
-        // A hint lost: cancellation falls back on the log (see the module comment).
-        options.logger.warn({ err, kind: message.kind }, 'bus message not published');
-      }
+      pub
+        .publish(channel, JSON.stringify(message))
+        .then(published, (err: unknown) => lost(err, message.kind));
     },
     subscribe(listener) {
       listeners.add(listener);
@@ -94,7 +123,7 @@ export async function createRedisBus(options: RedisBusOptions): Promise<EventBus
     async close() {
       await flushing;
       listeners.clear();
-      await Promise.all([pub, sub].map((c) => c.quit().catch(() => c.disconnect())));
+      await Promise.all([pub, sub].map((c) => closeRedisClient(c)));
     },
   };
 }

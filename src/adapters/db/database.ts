@@ -13,6 +13,7 @@ import type { PgliteHandle } from './pglite-handle.js';
 import { AppError } from '../../domain/errors.js';
 import { startOpeningPglite, type PgliteOpening } from './pglite-open.js';
 import { PgliteWorkerClient, type PgliteWorkerOptions } from './pglite-worker-client.js';
+import { createReadFallback } from './read-fallback.js';
 import { schema } from './schema.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -21,7 +22,10 @@ export interface Database {
   readonly kind: 'pglite' | 'postgres';
   /** The primary: every write and every read-your-own-write. */
   readonly db: Db;
-  /** A read replica when DATABASE_READ_URL is set, else the primary. */
+  /**
+   * A read replica when DATABASE_READ_URL is set (the primary while the replica cannot be
+   * reached), else the primary.
+   */
   readonly readDb: Db;
   readonly probes: readonly HealthProbe[];
   /** The embedded engine (backups dump and restore it); absent for PostgreSQL. */
@@ -52,9 +56,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return options.url ? openPostgres({ ...options, url: options.url }) : openEmbedded(options);
 }
 
-function probe(name: string, db: Db): HealthProbe {
+function probe(name: string, db: Db, required = true): HealthProbe {
   return {
     name,
+    required,
     async check() {
       await db.execute(sql`select 1`);
     },
@@ -129,9 +134,17 @@ async function openPostgres(options: OpenDatabaseOptions & { url: string }): Pro
   const pool = createPool(options.url, options, 'primary');
   const readPool = options.readUrl ? createPool(options.readUrl, options, 'read') : undefined;
   const db = drizzlePg({ client: pool, schema }) as unknown as Db;
-  const readDb = readPool ? (drizzlePg({ client: readPool, schema }) as unknown as Db) : db;
+  // Replica reads fall back to the primary while the replica is away.
+  const fallback = readPool
+    ? createReadFallback({ replica: readPool, primary: pool, logger: options.logger })
+    : undefined;
+  const readDb = fallback ? (drizzlePg({ client: fallback.pool, schema }) as unknown as Db) : db;
   const probes = [probe('database', db)];
-  if (readPool) probes.push(probe('database_read', readDb));
+  // The replica's own state (not the fallback's): the service runs without it, degraded.
+  if (readPool)
+    probes.push(
+      probe('database_read', drizzlePg({ client: readPool, schema }) as unknown as Db, false),
+    );
   let closed = false;
   return {
     kind: 'postgres',
@@ -159,6 +172,7 @@ async function openPostgres(options: OpenDatabaseOptions & { url: string }): Pro
     async close() {
       if (closed) return;
       closed = true;
+      fallback?.close();
       await Promise.all([pool.end(), readPool?.end()]);
     },
   };

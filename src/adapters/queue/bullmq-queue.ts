@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../ports/logger.js';
-import { redisBackoff } from '../redis/redis-client.js';
+import { failFastOptions, redisBackoff } from '../redis/redis-client.js';
 import { JOB_CATALOG, JOB_NAMES } from '../../ports/job-catalog.js';
 import {
   JobDeferredError,
@@ -36,6 +36,8 @@ export interface BullmqQueueOptions {
   backoffMs?: number;
   /** Longest wait between Redis reconnect attempts. */
   reconnectMaxMs?: number;
+  /** Longest wait for a reply when producing or counting jobs (a stalled Redis fails them). */
+  commandTimeoutMs?: number;
 }
 
 /** BullMQ's highest priority number. */
@@ -60,15 +62,30 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
   const retryStrategy = redisBackoff(options.reconnectMaxMs);
   // Workers block on their own connections; BullMQ requires maxRetriesPerRequest: null for them.
   const connect = () => new Redis(options.redisUrl, { maxRetriesPerRequest: null, retryStrategy });
-  // Producing and counting fail after one reconnect attempt while Redis is away, so a request
-  // that queues a job, or a metrics scrape, answers with an error instead of hanging.
-  const client = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, retryStrategy });
+  // Producing and counting fail after a reconnect attempt while Redis is away and after a
+  // timeout while it is stalled, so a request that queues a job, or a metrics scrape, answers
+  // instead of hanging.
+  const client = new Redis(
+    options.redisUrl,
+    failFastOptions({
+      maxBackoffMs: options.reconnectMaxMs,
+      commandTimeoutMs: options.commandTimeoutMs,
+      offlineQueue: true,
+    }),
+  );
   client.on('error', (err: Error) =>
     logger.warn({ err: { message: err.message } }, 'queue redis error'),
   );
   const queues = new Map<JobName, Queue>();
   for (const name of names) {
-    const queue = new Queue(queueName(name), { connection: client, prefix });
+    // Not waiting for Redis to be ready (nor asking its version, which would need it): a queue
+    // made while Redis is away works once it answers, and adding a job meanwhile fails (above).
+    const queue = new Queue(queueName(name), {
+      connection: client,
+      prefix,
+      skipWaitingForReady: true,
+      skipVersionCheck: true,
+    });
     queue.on('error', () => undefined); // the shared client reports its errors once, above
     queues.set(name, queue);
   }

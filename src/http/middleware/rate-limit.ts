@@ -2,9 +2,16 @@
 // sending a different invalid key each time buys no extra budget). Runs after authentication.
 // Over the limit: 429 in the JSON error shape with Retry-After.
 import type { RequestHandler } from 'express';
-import { ipKeyGenerator, rateLimit, type Store } from 'express-rate-limit';
+import {
+  ipKeyGenerator,
+  MemoryStore,
+  rateLimit,
+  type Options,
+  type Store,
+} from 'express-rate-limit';
 import { AppError } from '../../domain/errors.js';
 import { principalIn } from './auth.js';
+import { createOutageGuard } from './outage-guard.js';
 
 export interface RateLimitOptions {
   perMinute: number;
@@ -14,30 +21,63 @@ export interface RateLimitOptions {
   onLimited?: (caller: 'key' | 'ip') => void;
 }
 
+export interface ResilientStoreOptions {
+  /** Redis stopped answering: requests are counted per process from now on. */
+  onDown(err: unknown): void;
+  /** Redis answers again: the shared count is back. */
+  onUp(): void;
+  /** How long to count per process after a failure before trying the shared store again. */
+  retryMs?: number;
+}
+
 /**
- * A shared store that cannot be reached (Redis away) must not fail requests: the request is let
- * through, and the failure goes to our log (once per outage) instead of the console.
+ * A shared store that cannot be reached (Redis away or stalled) must neither fail nor slow
+ * requests: they are counted by this process alone meanwhile (each replica then admits up to the
+ * limit on its own), and the shared store is tried again now and then (see outage-guard.ts). Its
+ * set-up (loading scripts into Redis) is made again until it succeeds, so a start with Redis
+ * down still ends up counting in Redis.
  */
-export function resilientStore(store: Store, onError: (err: unknown) => void): Store {
-  let failing = false;
-  const guard = async <T>(fn: () => Promise<T> | T, fallback: T): Promise<T> => {
-    try {
-      const out = await fn();
-      failing = false;
-      return out;
-    } catch (err) {
-      if (!failing) onError(err);
-      failing = true;
-      return fallback;
-    }
+export function resilientStore(store: Store, options: ResilientStoreOptions): Store {
+  const local = new MemoryStore();
+  const guard = createOutageGuard({ ...options });
+  let config: Options | undefined;
+  let ready: Promise<void> | undefined;
+  const shared = async <T>(fn: () => Promise<T> | T): Promise<T> => {
+    ready ??= Promise.resolve(config && store.init?.(config)).catch((err: unknown) => {
+      ready = undefined;
+      throw err;
+    });
+    await ready;
+    return fn();
   };
   return {
     ...(store.prefix !== undefined ? { prefix: store.prefix } : {}),
     localKeys: false,
-    init: (o) => guard(() => store.init?.(o), undefined),
-    increment: (key) => guard(() => store.increment(key), { totalHits: 0, resetTime: undefined }),
-    decrement: (key) => guard(() => store.decrement(key), undefined),
-    resetKey: (key) => guard(() => store.resetKey(key), undefined),
+    init(o) {
+      config = o;
+      local.init(o);
+      void guard.run(
+        () => shared(() => undefined),
+        () => undefined,
+      );
+    },
+    increment: (key) =>
+      guard.run(
+        () => shared(() => store.increment(key)),
+        () => local.increment(key),
+      ),
+    decrement: (key) =>
+      guard.run(
+        () => shared(() => store.decrement(key)),
+        () => local.decrement(key),
+      ),
+    async resetKey(key) {
+      await local.resetKey(key);
+      await guard.run(
+        () => shared(() => store.resetKey(key)),
+        () => undefined,
+      );
+    },
   };
 }
 

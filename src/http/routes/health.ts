@@ -1,5 +1,7 @@
-// Public health endpoints: /health (dependencies), /health/live (process), /health/ready
-// (dependencies and not shutting down). No auth; cheap enough to probe every few seconds.
+// Public health endpoints: /health (every dependency: 200 only when all answer), /health/live
+// (the process), /health/ready (able to serve: required dependencies, not in maintenance, not
+// shutting down; a degraded dependency is named but keeps it ready). No auth; cheap enough to
+// probe every few seconds.
 import { Router } from 'express';
 import type { HealthService } from '../../observability/health.js';
 
@@ -21,9 +23,10 @@ export function healthRoutes(health: HealthService): Router {
       .status(r.ready ? 200 : 503)
       .set('Cache-Control', 'no-store')
       .json({
-        status: r.ready ? 'ok' : 'error',
+        status: r.ready ? (r.degraded ? 'degraded' : 'ok') : 'error',
         ready: r.ready,
         ...(r.reason ? { reason: r.reason } : {}),
+        ...(r.degraded ? { degraded: r.degraded } : {}),
         checks: r.checks,
       });
   });
