@@ -130,6 +130,7 @@ export async function startServer(
               sharedWorkspaces: config.engine.sharedWorkspaces.map(realpathOfNearest),
               networkAllowed: config.engine.sandbox.networkAllowed,
               openStreams,
+              streams: config.http.streams,
             },
           }
         : {}),

@@ -1,7 +1,7 @@
-// The swarm API: submit, list, show, follow (SSE, replayable with Last-Event-ID), cancel, and a
-// human product owner's decision. Every mutation is persisted before the answer is sent.
+// The swarm API: submit, list, show, follow (SSE, replayable with Last-Event-ID: swarm-events.ts),
+// cancel, and a human product owner's decision. Every mutation is persisted before the answer.
 import path from 'node:path';
-import { Router, type Response } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import type { AgentDefinition } from '../../domain/agent-definition.js';
 import { AppError, NotFoundError, ValidationError } from '../../domain/errors.js';
@@ -11,10 +11,11 @@ import type { SwarmSpec, ValidatorSpec } from '../../domain/cfn/spec.js';
 import type { SwarmState } from '../../domain/cfn/state.js';
 import type { SwarmEngine } from '../../engine/swarm-engine.js';
 import type { EventBus } from '../../ports/event-bus.js';
-import type { StoredEvent, SwarmRecord, SwarmStore } from '../../ports/swarm-store.js';
+import type { SwarmRecord, SwarmStore } from '../../ports/swarm-store.js';
 import { principalOf } from '../middleware/auth.js';
 import type { RouteKit } from '../route-kit.js';
 import { parseBody, parseQuery } from '../validate.js';
+import { DEFAULT_STREAM_LIMITS, createEventStreams, type StreamLimits } from './swarm-events.js';
 
 export interface SwarmRoutesDeps {
   engine: SwarmEngine;
@@ -28,7 +29,8 @@ export interface SwarmRoutesDeps {
   commandTimeoutMs: number;
   /** Completion webhooks need CFN_WEBHOOK_SECRET to sign them. */
   webhooksEnabled: boolean;
-  sseHeartbeatMs?: number;
+  /** Limits of event streams (defaults: DEFAULT_STREAM_LIMITS). */
+  streams?: Partial<StreamLimits>;
   /**
    * The real path of a workspace inside the roots, or throws saying why not (a symbolic link on
    * the way, a root itself). Given by src/main (it touches the filesystem).
@@ -179,6 +181,12 @@ function stateView(s: SwarmState) {
 export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
   const { auth, json } = kit;
   const router = Router();
+  const streams = createEventStreams({
+    store: deps.store,
+    bus: deps.bus,
+    limits: { ...DEFAULT_STREAM_LIMITS, ...deps.streams },
+    openStreams: deps.openStreams,
+  });
   const idOf = (raw: unknown) => {
     const id = String(raw);
     if (!UUID.test(id)) throw new NotFoundError('swarm', id);
@@ -383,93 +391,8 @@ export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
         'Last-Event-ID must be a non-negative integer (an event seq)',
       );
     }
-    streamEvents(deps, id, lastSeen, res);
+    streams.open(principalOf(res.locals).key.id, id, lastSeen, res);
   });
 
   return router;
-}
-
-/** Replays events after `lastSeen` from the log, then follows new ones until the swarm ends. */
-function streamEvents(
-  deps: SwarmRoutesDeps,
-  swarmId: string,
-  lastSeen: number,
-  res: Response,
-): void {
-  res.writeHead(200, {
-    'Content-Type': 'text/event-stream; charset=utf-8',
-    'Cache-Control': 'no-cache, no-transform',
-    Connection: 'keep-alive',
-    'X-Accel-Buffering': 'no', // nginx: do not buffer this response
-  });
-  res.write('retry: 2000\n\n');
-  let sent = lastSeen;
-  let closed = false;
-  let pumping = false;
-  let again = false;
-
-  const write = (e: StoredEvent) => {
-    res.write(
-      `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ seq: e.seq, at: e.at.toISOString(), ...e.data })}\n\n`,
-    );
-    sent = e.seq;
-  };
-
-  async function pump(): Promise<void> {
-    if (pumping) {
-      again = true;
-      return;
-    }
-    pumping = true;
-    try {
-      do {
-        again = false;
-        for (;;) {
-          const batch = await deps.store.events(swarmId, sent, 500);
-          for (const e of batch) {
-            if (closed) return;
-            write(e);
-            if (e.type === 'swarm.completed') {
-              finish();
-              return;
-            }
-          }
-          if (batch.length < 500) break;
-        }
-      } while (again && !closed);
-      // A client resuming after the last event of a finished swarm: nothing more will come.
-      const record = await deps.store.get(swarmId);
-      if (record?.completedAt && record.lastSeq <= sent) finish();
-    } catch {
-      finish();
-    } finally {
-      pumping = false;
-      // A hint that came during the completion check above found `pumping` set and only raised
-      // `again`, after the loop had tested it: read again, or it waits for the heartbeat.
-      if (again && !closed) void pump();
-    }
-  }
-
-  // Subscribe before the first read so nothing appended in between is missed.
-  const unsubscribe = deps.bus.subscribe((m) => {
-    if (m.kind === 'events' && m.swarmId === swarmId && m.lastSeq > sent) void pump();
-  });
-  const heartbeat = setInterval(() => {
-    res.write(': keep-alive\n\n');
-    // Bus messages are hints: a lost one (Redis briefly away) is made good by reading the log.
-    void pump();
-  }, deps.sseHeartbeatMs ?? 15_000);
-  function finish() {
-    if (closed) return;
-    closed = true;
-    clearInterval(heartbeat);
-    unsubscribe();
-    res.end();
-  }
-  deps.openStreams?.add(finish);
-  res.on('close', () => {
-    deps.openStreams?.delete(finish);
-    finish();
-  });
-  void pump();
 }
