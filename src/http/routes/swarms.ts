@@ -11,7 +11,12 @@ import type { SwarmSpec, ValidatorSpec } from '../../domain/cfn/spec.js';
 import type { SwarmState } from '../../domain/cfn/state.js';
 import type { SwarmEngine } from '../../engine/swarm-engine.js';
 import type { EventBus } from '../../ports/event-bus.js';
-import type { SwarmRecord, SwarmStore } from '../../ports/swarm-store.js';
+import {
+  ExistingSubmissionError,
+  type SwarmRecord,
+  type SwarmStore,
+} from '../../ports/swarm-store.js';
+import { IDEMPOTENCY_HEADER, idempotencyKeyOf, requestHash } from '../idempotency.js';
 import { principalOf } from '../middleware/auth.js';
 import type { RouteKit } from '../route-kit.js';
 import { parseBody, parseQuery } from '../validate.js';
@@ -209,13 +214,24 @@ export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
   }
 
   /** Refuses (409) a workspace that an unfinished swarm uses, inside or around, unless shared. */
-  async function checkWorkspaceFree(workspace: string): Promise<void> {
+  /**
+   * Refuses a workspace an unfinished swarm uses, unless that swarm is the one `retryOf` (a
+   * caller's Idempotency-Key) made: a retry then gets that swarm, not a conflict with itself.
+   */
+  async function checkWorkspaceFree(
+    workspace: string,
+    retryOf?: { createdBy: string; key: string },
+  ): Promise<void> {
     const other = findWorkspaceConflict(
       workspace,
       await deps.store.workspacesInUse(),
       deps.sharedWorkspaces,
     );
     if (!other) return;
+    if (retryOf) {
+      const first = await deps.store.get(other.swarmId);
+      if (first?.createdBy === retryOf.createdBy && first.idempotencyKey === retryOf.key) return;
+    }
     throw new AppError(
       'CONFLICT',
       `workspace ${workspace} overlaps the workspace of unfinished swarm ${other.swarmId} (${other.workspace}); ` +
@@ -308,19 +324,39 @@ export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
   }
 
   router.post('/api/swarms', auth.requireRole('operator'), json, async (req, res) => {
-    const spec = toSpec(parseBody(req, createSwarmBody));
+    const key = idempotencyKeyOf(req);
+    const body = parseBody(req, createSwarmBody);
+    const spec = toSpec(body);
+    const createdBy = principalOf(res.locals).key.id;
+    const idempotency = key === undefined ? undefined : { key, hash: requestHash(body) };
     const submit = () =>
       deps.engine.submit(spec, {
-        createdBy: principalOf(res.locals).key.id,
+        createdBy,
         requestId: res.locals.requestId ?? null,
+        ...(idempotency ? { idempotency } : {}),
       });
     const workspace = spec.workspace;
-    const record = workspace
-      ? await oneAtATime(async () => {
-          await checkWorkspaceFree(workspace);
-          return submit();
-        })
-      : await submit();
+    let record: SwarmRecord;
+    try {
+      record = workspace
+        ? await oneAtATime(async () => {
+            await checkWorkspaceFree(workspace, key === undefined ? undefined : { createdBy, key });
+            return submit();
+          })
+        : await submit();
+    } catch (err) {
+      if (!(err instanceof ExistingSubmissionError)) throw err;
+      if (err.requestHash !== idempotency?.hash) {
+        throw new AppError(
+          'IDEMPOTENCY_KEY_REUSED',
+          `This ${IDEMPOTENCY_HEADER} was used for a different request (swarm ${err.existing.id}); use a new key for a new submission`,
+          { details: { swarmId: err.existing.id } },
+        );
+      }
+      // A retry of the first request: its swarm, as it is now, and no second one.
+      record = err.existing;
+      res.setHeader('Idempotent-Replayed', 'true');
+    }
     res
       .status(202)
       .location(`/api/swarms/${record.id}`)
