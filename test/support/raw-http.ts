@@ -46,12 +46,19 @@ function dechunk(raw: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Parses the first response in `raw`; undefined while its head is incomplete. */
+/**
+ * Parses the first final response in `raw` (interim 1xx answers, such as `100 Continue`, are
+ * skipped); undefined while its head is incomplete.
+ */
 export function parseResponse(
   raw: Buffer,
   headOnly = false,
 ): (RawResponse & { complete: boolean }) | undefined {
-  const end = raw.indexOf('\r\n\r\n');
+  let end = raw.indexOf('\r\n\r\n');
+  while (end >= 0 && /^HTTP\/1\.[01] 1\d\d /.test(raw.subarray(0, 13).toString('latin1'))) {
+    raw = raw.subarray(end + 4);
+    end = raw.indexOf('\r\n\r\n');
+  }
   if (end < 0) return undefined;
   const [statusLine = '', ...lines] = raw.subarray(0, end).toString('latin1').split('\r\n');
   const status = Number(statusLine.split(' ')[1]);
@@ -61,7 +68,7 @@ export function parseResponse(
   });
   const headers = Object.fromEntries(headerList);
   let body = raw.subarray(end + 4);
-  let complete = headOnly || status === 204 || status === 304 || (status >= 100 && status < 200);
+  let complete = headOnly || status === 204 || status === 304;
   if (headers['transfer-encoding']?.toLowerCase() === 'chunked') {
     complete ||= body.includes('0\r\n\r\n');
     body = dechunk(body);
