@@ -8,6 +8,13 @@ import fc from 'fast-check';
 export const weighted = <T>(...choices: Array<[T, number]>) =>
   fc.oneof(...choices.map(([v, weight]) => ({ arbitrary: fc.constant(v), weight })));
 
+/** `usual` four times in five, else one of `rare`. */
+export const mostly = <T>(usual: T, rare: readonly T[]) =>
+  fc.oneof(
+    { arbitrary: fc.constant(usual), weight: 4 },
+    { arbitrary: fc.constantFrom(...rare), weight: 1 },
+  );
+
 // ---- strings
 
 /** One character: mostly any code point, often one a database or a JSON parser trips on. */

@@ -9,13 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRouteTable, type Listable } from '../../src/http/route-table.js';
 import { rawRequest as send, type RawResponse } from '../support/raw-http.js';
 import { createTestDatabase, type TestDatabase } from '../support/services.js';
-import {
-  agentOf,
-  implementer,
-  startSwarmHarness,
-  validator,
-  type SwarmHarness,
-} from '../support/swarm-harness.js';
+import { passingAgents, startSwarmHarness, type SwarmHarness } from '../support/swarm-harness.js';
 import {
   apiCall,
   describeRequest,
@@ -89,7 +83,7 @@ function fuzzSuite(
 
     beforeAll(async () => {
       h = await startSwarmHarness({ ...(await env()), LOG_LEVEL: 'warn' });
-      h.llm.setResponder((req) => (agentOf(req) === 'impl-a' ? implementer(0.9) : validator(0.95)));
+      h.llm.setResponder(passingAgents);
       port = Number(new URL(h.server.url).port);
       const admin = h.server.adminKey;
       const key = async (role: string) =>

@@ -4,13 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiClient } from '../../src/cli/api-client.js';
 import { followEvents } from '../../src/cli/event-stream.js';
-import {
-  agentOf,
-  implementer,
-  startSwarmHarness,
-  validator,
-  type SwarmHarness,
-} from '../support/swarm-harness.js';
+import { passingAgents, startSwarmHarness, type SwarmHarness } from '../support/swarm-harness.js';
 
 const IDLE_MS = 600;
 const LIMIT = 2;
@@ -30,20 +24,20 @@ async function newKey(role: string): Promise<string> {
   return ((await res.json()) as { key: string }).key;
 }
 
-async function submitWaiting(): Promise<{ id: string; lastSeq: number }> {
-  const s = await h.submit({
+async function submitWaiting(harness = h): Promise<{ id: string; lastSeq: number }> {
+  const s = await harness.submit({
     objective: 'wait for a person',
     agents: ['impl-a'],
     validators: ['val-a'],
     approval: 'human',
   });
-  const requested = await h.waitForEvent(s.id, 'decision.requested');
+  const requested = await harness.waitForEvent(s.id, 'decision.requested');
   return { id: s.id, lastSeq: requested.id };
 }
 
 /** Opens a stream and reads it whole (until the server ends it). */
-async function readStream(id: string, key: string, lastEventId?: number) {
-  const res = await h.server.fetch(`/api/swarms/${id}/events`, {
+async function readStream(id: string, key: string, lastEventId?: number, harness = h) {
+  const res = await harness.server.fetch(`/api/swarms/${id}/events`, {
     key,
     headers: lastEventId === undefined ? {} : { 'last-event-id': String(lastEventId) },
     signal: AbortSignal.timeout(20_000),
@@ -52,12 +46,18 @@ async function readStream(id: string, key: string, lastEventId?: number) {
   return res.text();
 }
 
+/** A service whose agents pass: a swarm with approval "human" then waits for a decision. */
+async function startService(env: Record<string, string>): Promise<SwarmHarness> {
+  const harness = await startSwarmHarness(env);
+  harness.llm.setResponder(passingAgents);
+  return harness;
+}
+
 beforeAll(async () => {
-  h = await startSwarmHarness({
+  h = await startService({
     CFN_MAX_STREAMS_PER_CALLER: String(LIMIT),
     CFN_STREAM_IDLE_TIMEOUT_MS: String(IDLE_MS),
   });
-  h.llm.setResponder((req) => (agentOf(req) === 'impl-a' ? implementer(0.9) : validator(0.95)));
   waiting = await submitWaiting();
 });
 afterAll(async () => {
@@ -151,28 +151,15 @@ describe('idle streams', () => {
 
 describe('stream lifetime', () => {
   it('ends a stream open for the lifetime limit even before it idles', async () => {
-    const short = await startSwarmHarness({
+    const short = await startService({
       CFN_STREAM_IDLE_TIMEOUT_MS: '60000',
       CFN_STREAM_MAX_LIFETIME_MS: '500',
     });
     try {
-      short.llm.setResponder((req) =>
-        agentOf(req) === 'impl-a' ? implementer(0.9) : validator(0.95),
-      );
-      const s = await short.submit({
-        objective: 'wait',
-        agents: ['impl-a'],
-        validators: ['val-a'],
-        approval: 'human',
-      });
-      const requested = await short.waitForEvent(s.id, 'decision.requested');
-      const res = await short.server.fetch(`/api/swarms/${s.id}/events`, {
-        key: short.server.adminKey,
-        headers: { 'last-event-id': String(requested.id) },
-        signal: AbortSignal.timeout(20_000),
-      });
-      expect(await res.text()).toContain(
-        `event: end\ndata: ${JSON.stringify({ reason: 'lifetime', lastSeq: requested.id })}`,
+      const swarm = await submitWaiting(short);
+      const text = await readStream(swarm.id, short.server.adminKey, swarm.lastSeq, short);
+      expect(text).toContain(
+        `event: end\ndata: ${JSON.stringify({ reason: 'lifetime', lastSeq: swarm.lastSeq })}`,
       );
     } finally {
       await short.stop();

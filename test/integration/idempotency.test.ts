@@ -6,13 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawRequest } from '../support/raw-http.js';
 import { createTestDatabase, type TestDatabase } from '../support/services.js';
-import {
-  agentOf,
-  implementer,
-  startSwarmHarness,
-  validator,
-  type SwarmHarness,
-} from '../support/swarm-harness.js';
+import { passingAgents, startSwarmHarness, type SwarmHarness } from '../support/swarm-harness.js';
 
 function suite(label: string, env: () => Promise<Record<string, string>>) {
   describe(`Idempotency-Key: ${label}`, () => {
@@ -21,7 +15,7 @@ function suite(label: string, env: () => Promise<Record<string, string>>) {
 
     beforeAll(async () => {
       h = await startSwarmHarness(await env());
-      h.llm.setResponder((req) => (agentOf(req) === 'impl-a' ? implementer(0.9) : validator(0.95)));
+      h.llm.setResponder(passingAgents);
       const res = await h.server.fetch('/api/keys', {
         method: 'POST',
         key: h.server.adminKey,
