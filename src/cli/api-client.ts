@@ -11,6 +11,25 @@ export class CliError extends Error {
   }
 }
 
+/** Causes that prove the request never reached the service (nothing to retry for). */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ERR_INVALID_URL']);
+
+/** A request that got no answer (refused, reset, DNS, timeout). */
+export class UnreachableError extends CliError {
+  constructor(
+    message: string,
+    /** The request may have reached the service (reset, timeout): it may have run. */
+    readonly maybeDelivered: boolean,
+  ) {
+    super(message);
+    this.name = 'UnreachableError';
+  }
+}
+
+export interface RequestOptions {
+  headers?: Record<string, string>;
+}
+
 export interface ApiClientOptions {
   url: string;
   key?: string | undefined;
@@ -27,7 +46,12 @@ export function createApiClient(options: ApiClientOptions) {
   const doFetch = options.fetch ?? fetch;
   const base = options.url.replace(/\/+$/, '');
 
-  async function request<T>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
+  async function request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    extra: RequestOptions = {},
+  ): Promise<ApiResponse<T>> {
     let res: Response;
     try {
       res = await doFetch(base + path, {
@@ -36,6 +60,7 @@ export function createApiClient(options: ApiClientOptions) {
           accept: 'application/json',
           ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...extra.headers,
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
@@ -54,8 +79,13 @@ export function createApiClient(options: ApiClientOptions) {
   }
 
   /** Like request, but a non-2xx answer becomes a CliError naming the code and request id. */
-  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await request<T>(method, path, body);
+  async function call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    extra?: RequestOptions,
+  ): Promise<T> {
+    const res = await request<T>(method, path, body, extra);
     if (res.status >= 200 && res.status < 300) return res.body;
     throw httpError(res.status, res.body, Boolean(options.key));
   }
@@ -66,10 +96,11 @@ export function createApiClient(options: ApiClientOptions) {
 export type ApiClient = ReturnType<typeof createApiClient>;
 
 /** The error for a request that never got an answer (refused, DNS, timeout). */
-export function unreachableError(base: string, err: unknown): CliError {
+export function unreachableError(base: string, err: unknown): UnreachableError {
   const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-  return new CliError(
+  return new UnreachableError(
     `Cannot reach ${base} (${cause}). Is the service running? Start it with \`cfn start\`, or pass --url.`,
+    !NOT_SENT.has(cause),
   );
 }
 

@@ -1,5 +1,6 @@
 // Follows a swarm's Server-Sent Events until swarm.completed, resuming with Last-Event-ID when the
-// connection drops (a restart, a proxy timeout) so no event is lost or shown twice.
+// connection drops (a restart, a proxy timeout) or the service ends a quiet or long stream (its
+// `end` event), so no event is lost or shown twice.
 import { createParser } from 'eventsource-parser';
 import { isTerminal } from '../domain/cfn/spec.js';
 import { CliError, httpError, unreachableError, type ApiClient } from './api-client.js';
@@ -30,6 +31,19 @@ export interface FollowResult {
 
 const defaultBackoff = (attempt: number) => Math.min(250 * 2 ** (attempt - 1), 5000);
 
+/** Reasons of an `end` event after which the stream is simply opened again. */
+const ROUTINE_ENDS = new Set(['idle', 'lifetime']);
+
+/** A refusal that heals with time (429: too many streams or requests): wait, then retry. */
+class RetryLater extends Error {
+  constructor(
+    message: string,
+    readonly delayMs: number,
+  ) {
+    super(message);
+  }
+}
+
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
@@ -53,8 +67,15 @@ export async function followEvents(o: FollowOptions): Promise<FollowResult> {
   let connectedOnce = false;
   let failures = 0;
 
-  /** One connection: resolves with the completion, or undefined when the stream ended early. */
-  async function connectOnce(): Promise<{ completed?: FollowResult['completed']; got: number }> {
+  /**
+   * One connection: resolves with the completion, or without it when the stream ended early
+   * (`ended`: the reason of the service's `end` event, when it sent one).
+   */
+  async function connectOnce(): Promise<{
+    completed?: FollowResult['completed'];
+    got: number;
+    ended?: string;
+  }> {
     const ac = new AbortController();
     const onAbort = () => ac.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -68,6 +89,7 @@ export async function followEvents(o: FollowOptions): Promise<FollowResult> {
     };
     let got = 0;
     let completed: FollowResult['completed'];
+    let ended: string | undefined;
     try {
       armIdle();
       let res: Response;
@@ -93,6 +115,13 @@ export async function followEvents(o: FollowOptions): Promise<FollowResult> {
         } catch {
           // not JSON: keep the text
         }
+        if (res.status === 429) {
+          const seconds = Number(res.headers.get('retry-after'));
+          throw new RetryLater(
+            `HTTP 429: ${(body as { error?: { message?: string } }).error?.message ?? 'too many requests'}`,
+            Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 5000,
+          );
+        }
         // A client error will not heal by retrying (bad key, unknown swarm); a 5xx may.
         if (res.status < 500) throw httpError(res.status, body, Boolean(client.key));
         throw new Error(`HTTP ${res.status}`);
@@ -100,6 +129,14 @@ export async function followEvents(o: FollowOptions): Promise<FollowResult> {
       connectedOnce = true;
       const parser = createParser({
         onEvent(m) {
+          if (m.event === 'end') {
+            try {
+              ended = String((JSON.parse(m.data) as { reason?: unknown }).reason ?? 'unknown');
+            } catch {
+              ended = 'unknown';
+            }
+            return;
+          }
           let data: Record<string, unknown>;
           try {
             data = JSON.parse(m.data) as Record<string, unknown>;
@@ -120,7 +157,7 @@ export async function followEvents(o: FollowOptions): Promise<FollowResult> {
       });
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       try {
-        while (!completed) {
+        while (!completed && !ended) {
           const { done, value } = await reader.read();
           if (done) break;
           armIdle();
@@ -129,8 +166,8 @@ export async function followEvents(o: FollowOptions): Promise<FollowResult> {
       } finally {
         await reader.cancel().catch(() => undefined);
       }
-      if (ac.signal.aborted && !completed) throw ac.signal.reason ?? new Error('aborted');
-      return { completed, got };
+      if (ac.signal.aborted && !completed && !ended) throw ac.signal.reason ?? new Error('aborted');
+      return { completed, got, ...(ended ? { ended } : {}) };
     } finally {
       clearTimeout(idle);
       signal?.removeEventListener('abort', onAbort);
@@ -141,10 +178,16 @@ export async function followEvents(o: FollowOptions): Promise<FollowResult> {
   for (;;) {
     if (signal?.aborted) return { lastSeq, stopped: true };
     let reason: string;
+    let waitMs = 0;
     try {
       const r = await connectOnce();
       if (r.completed) return { lastSeq, completed: r.completed, stopped: false };
       if (r.got > 0) failures = 0;
+      // The service ended a quiet (or long) stream of a swarm still running: open it again now.
+      if (r.ended && ROUTINE_ENDS.has(r.ended)) {
+        failures = 0;
+        continue;
+      }
       // The stream ended without swarm.completed: either the swarm had already finished (we
       // resumed after its last event) or the service is going away; the record tells which.
       const record = await client
@@ -161,6 +204,7 @@ export async function followEvents(o: FollowOptions): Promise<FollowResult> {
     } catch (err) {
       if (signal?.aborted) return { lastSeq, stopped: true };
       if (err instanceof CliError) throw err;
+      if (err instanceof RetryLater) waitMs = err.delayMs;
       reason = err instanceof Error ? err.message : String(err);
     }
     failures += 1;
@@ -170,7 +214,7 @@ export async function followEvents(o: FollowOptions): Promise<FollowResult> {
           `The swarm keeps running on the service: resume with \`cfn swarms follow ${swarmId} --after ${lastSeq}\`.`,
       );
     }
-    const delayMs = backoff(failures);
+    const delayMs = Math.max(backoff(failures), waitMs);
     o.onReconnect?.({ attempt: failures, delayMs, reason, lastSeq });
     await sleep(delayMs, signal);
   }

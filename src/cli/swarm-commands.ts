@@ -1,7 +1,10 @@
 // `cfn run` (submit a swarm and watch it) and `cfn swarms list|show|follow|cancel|decide`.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { DECISIONS, MODES, STRATEGIES, type Decision } from '../domain/cfn/modes.js';
 import { TERMINAL_STATUSES } from '../domain/cfn/spec.js';
+import { UnreachableError, type ApiClient } from './api-client.js';
 import type { SwarmDetailView, SwarmPage, SwarmRecordView } from './api-types.js';
 import {
   clientFor,
@@ -43,6 +46,32 @@ interface RunOptions extends ConnectionOptions {
   maxIterations?: number;
   json?: boolean;
   follow: boolean;
+}
+
+/** Attempts of one submission whose request got no answer; the waits between them double. */
+const SUBMIT_ATTEMPTS = 4;
+const SUBMIT_RETRY_MS = 500;
+
+/**
+ * Submits under a fresh Idempotency-Key and, when a request reached the service but got no
+ * answer (reset, timeout: it may have been stored all the same), sends it again with that key:
+ * the service answers the first swarm instead of making a second.
+ */
+export async function submitSwarm(
+  client: ApiClient,
+  body: Record<string, unknown>,
+  retryMs = SUBMIT_RETRY_MS,
+): Promise<SwarmRecordView> {
+  const headers = { 'idempotency-key': randomUUID() };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.call<SwarmRecordView>('POST', '/api/swarms', body, { headers });
+    } catch (err) {
+      const retry = err instanceof UnreachableError && err.maybeDelivered;
+      if (!retry || attempt >= SUBMIT_ATTEMPTS) throw err;
+      await delay(retryMs * 2 ** (attempt - 1));
+    }
+  }
 }
 
 /** The POST /api/swarms body for `cfn run`'s options (the server applies its defaults). */
@@ -146,11 +175,7 @@ Examples:
     )
     .action(async (objective: string, opts: RunOptions) => {
       const client = clientFor(opts, deps);
-      const record = await client.call<SwarmRecordView>(
-        'POST',
-        '/api/swarms',
-        runBody(objective, opts),
-      );
+      const record = await submitSwarm(client, runBody(objective, opts));
       if (!opts.follow) {
         if (opts.json) io.out(JSON.stringify(record, null, 2) + '\n');
         else

@@ -12,6 +12,7 @@ describe('loadConfig', () => {
       host: '0.0.0.0',
       bodyLimit: '1mb',
       rateLimitPerMinute: 600,
+      streams: { maxPerCaller: 10, idleTimeoutMs: 300_000, maxLifetimeMs: 3_600_000 },
     });
     expect(c.env).toBe('development');
     expect(c.log).toEqual({ level: 'info', dir: undefined });
@@ -70,6 +71,8 @@ describe('loadConfig', () => {
     ['REDIS_COMMAND_TIMEOUT_MS', '10'],
     ['METRICS_TOKEN', 'short'],
     ['BODY_LIMIT', 'lots'],
+    ['CFN_MAX_STREAMS_PER_CALLER', '0'],
+    ['CFN_STREAM_IDLE_TIMEOUT_MS', 'soon'],
     ['DATABASE_URL', 'not a url'],
     ['PGBACKREST_STANZA', 'two words'],
     ['PGBACKREST_STANZA', '-dash-first'],

@@ -12,6 +12,12 @@ export interface Config {
     readonly bodyLimit: string;
     readonly trustProxy: string;
     readonly rateLimitPerMinute: number;
+    /** Event streams: per API key and process, idle and lifetime limits (0: no lifetime limit). */
+    readonly streams: {
+      readonly maxPerCaller: number;
+      readonly idleTimeoutMs: number;
+      readonly maxLifetimeMs: number;
+    };
   };
   readonly log: { readonly level: Env['LOG_LEVEL']; readonly dir: string | undefined };
   readonly dataDir: string;
@@ -212,6 +218,11 @@ export function loadConfig(
       bodyLimit: e.BODY_LIMIT.toLowerCase(),
       trustProxy: e.TRUST_PROXY,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      streams: {
+        maxPerCaller: e.CFN_MAX_STREAMS_PER_CALLER,
+        idleTimeoutMs: e.CFN_STREAM_IDLE_TIMEOUT_MS,
+        maxLifetimeMs: e.CFN_STREAM_MAX_LIFETIME_MS,
+      },
     },
     log: { level: e.LOG_LEVEL, dir: e.LOG_DIR ? path.resolve(cwd, e.LOG_DIR) : undefined },
     dataDir: path.resolve(cwd, e.CFN_DATA_DIR),

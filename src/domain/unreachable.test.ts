@@ -20,6 +20,8 @@ describe('isUnreachable', () => {
     ],
     ['a server starting up', withCode('57P03', 'the database system is starting up')],
     ['a connection exception', withCode('08006')],
+    ['ioredis with its connection gone', new Error('Connection is closed.')],
+    ['a multi-address connect', new AggregateError([withCode('ECONNREFUSED')], 'connect failed')],
     [
       'a cause two levels down',
       new Error('outer', { cause: new Error('mid', { cause: withCode('ECONNREFUSED') }) }),
@@ -31,6 +33,9 @@ describe('isUnreachable', () => {
   it.each([
     ['a syntax error', withCode('42601', 'syntax error at or near "selec"')],
     ['a unique violation', withCode('23505')],
+    ['a refused value', withCode('22P05', 'unsupported Unicode escape sequence')],
+    ['a fenced append', withCode('CF409', 'the lease is no longer this writer')],
+    ['a bug', new TypeError('x is not a function')],
     ['a plain error', new Error('boom')],
     ['not an error', 'ECONNREFUSED'],
     ['nothing', undefined],

@@ -4,7 +4,7 @@ import type { SwarmEvent } from '../domain/cfn/spec.js';
 import type { SwarmState } from '../domain/cfn/state.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { Logger } from '../ports/logger.js';
-import { isDependencyUnavailable } from '../ports/dependency-errors.js';
+import { isUnreachable } from '../domain/unreachable.js';
 import { FencedAppendError, type JournalEntry, type SwarmStore } from '../ports/swarm-store.js';
 import type { TaskQueue } from '../ports/task-queue.js';
 import type { Claims } from './claims.js';
@@ -106,12 +106,16 @@ export class WorkStoppedError extends Error {
 export const isStopped = (err: unknown) =>
   err instanceof WorkStoppedError || err instanceof FencedAppendError;
 
+/** PostgreSQL's serialisation failure and deadlock: the transaction may simply be tried again. */
+const RETRY_TRANSACTION = new Set(['40001', '40P01']);
+
 /**
- * A failure that may pass (a dependency away: the database restarting, a connection cut), as
- * opposed to a decision (a conflict, a refusal, a fenced write) or a bug in what was written.
+ * A failure that may pass (a dependency away: the database restarting, a connection cut; a
+ * deadlock), as opposed to a decision (a conflict, a refusal, a fenced write) or a bug.
  */
 export const isTransient = (err: unknown): boolean =>
-  !isStopped(err) && isDependencyUnavailable(err);
+  !isStopped(err) &&
+  (isUnreachable(err) || RETRY_TRANSACTION.has(String((err as { code?: unknown })?.code)));
 
 /** Waits `ms` (doubling per attempt up to 2 s), or less when `signal` aborts. */
 export function backoff(attempt: number, signal?: AbortSignal): Promise<void> {

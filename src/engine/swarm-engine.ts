@@ -19,6 +19,7 @@ import {
 import {
   ConcurrentAppendError,
   FencedAppendError,
+  type Idempotency,
   type SwarmRecord,
 } from '../ports/swarm-store.js';
 import { JobDeferredError, type JobFollowUp, type JobHandlers } from '../ports/task-queue.js';
@@ -42,9 +43,14 @@ import { createWebhookHandler } from './webhooks.js';
 export type { SwarmEngineDeps } from './engine-context.js';
 
 export interface SwarmEngine {
+  /**
+   * With `meta.idempotency`, a key the creator already submitted under makes no second swarm:
+   * the store's ExistingSubmissionError (with the first swarm) goes to the caller, and nothing
+   * more happens here.
+   */
   submit(
     spec: SwarmSpec,
-    meta: { createdBy: string | null; requestId: string | null },
+    meta: { createdBy: string | null; requestId: string | null; idempotency?: Idempotency },
   ): Promise<SwarmRecord>;
   /** `requestId`: the request asking (written on its event; the default is the submitter's). */
   cancel(id: string, by: string, requestId?: string | null): Promise<SwarmRecord>;
@@ -410,6 +416,7 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
         createdBy: meta.createdBy,
         requestId: meta.requestId,
         ...(lease ? { lease } : {}),
+        idempotency: meta.idempotency,
       });
       if (lease) {
         claims.adopt(id, { epoch: 1, owner: lease.owner });

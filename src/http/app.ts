@@ -10,11 +10,13 @@ import { errorHandler, notFound } from './error-handler.js';
 import { createAuth } from './middleware/auth.js';
 import type { RouteKit } from './route-kit.js';
 import { httpMetrics } from './middleware/http-metrics.js';
+import { jsonBody } from './middleware/json-body.js';
+import { requestShape } from './middleware/request-shape.js';
 import { maintenanceGuard } from './middleware/maintenance.js';
 import type { MaintenanceMode } from '../ops/maintenance.js';
 import { apiRateLimit } from './middleware/rate-limit.js';
 import { requestId } from './middleware/request-id.js';
-import { createRouteTable, type Listable } from './route-table.js';
+import { createRouteTable, type Listable, type RouteTable } from './route-table.js';
 import { createCacheMiddleware } from './middleware/response-cache.js';
 import type { ResponseCache } from '../ports/response-cache.js';
 import type { Store } from 'express-rate-limit';
@@ -68,6 +70,7 @@ export function createApp(deps: AppDeps): Express {
   // Router 2's public listRoutes(); the table is read once every route below is registered.
   const routes = createRouteTable(() => app.router as unknown as Listable);
   app.use(httpMetrics(deps.metrics, deps.logger, routes));
+  app.use(requestShape());
   app.use(helmet());
   // Bodies are parsed per route, after authentication: unauthenticated callers cannot make the
   // service parse a body, and parse errors keep their route template in the metrics.
@@ -84,7 +87,7 @@ export function createApp(deps: AppDeps): Express {
     : undefined;
   const kit: RouteKit = {
     auth: createAuth({ apiKeys: deps.apiKeys, metrics: deps.metrics, logger: deps.logger }),
-    json: express.json({ limit: deps.http.bodyLimit, strict: true }),
+    json: jsonBody({ limit: deps.http.bodyLimit }),
     cached: (route) => responseCache?.cached(route) ?? ((_req, _res, next) => next()),
     invalidate: async (pathPrefix) => responseCache?.invalidate(pathPrefix),
   };
@@ -95,11 +98,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openapi);
   });
-  if (deps.api === false) {
-    app.use(notFound());
-    app.use(errorHandler(deps.logger));
-    return app;
-  }
+  if (deps.api === false) return finish(app, routes, deps.logger);
   if (deps.maintenance) app.use('/api', maintenanceGuard(deps.maintenance));
   app.use(
     '/api',
@@ -117,7 +116,12 @@ export function createApp(deps: AppDeps): Express {
     app.use(swarmRoutes(deps.swarms, kit));
   }
 
-  app.use(notFound());
-  app.use(errorHandler(deps.logger));
+  return finish(app, routes, deps.logger);
+}
+
+/** The end of the chain: 405 or 404 for what no route took, then the one error handler. */
+function finish(app: Express, routes: RouteTable, logger: Logger): Express {
+  app.use(notFound((path) => routes.allowed(path)));
+  app.use(errorHandler(logger));
   return app;
 }

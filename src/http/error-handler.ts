@@ -1,6 +1,6 @@
 // The one place that turns errors into HTTP answers: AppError codes map to statuses here, body
 // parser failures get clear codes, and anything unknown becomes a logged 500 with no internals.
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { AppError, type ErrorCode } from '../domain/errors.js';
 import type { Logger } from '../ports/logger.js';
 import { redactUrl } from '../observability/redact.js';
@@ -9,13 +9,20 @@ import { isUnreachable } from '../domain/unreachable.js';
 const STATUS: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,
   MALFORMED_JSON: 400,
+  MALFORMED_REQUEST: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  EXPECTATION_FAILED: 417,
+  IDEMPOTENCY_KEY_REUSED: 422,
   RATE_LIMITED: 429,
+  TOO_MANY_STREAMS: 429,
+  HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,
   DATA_DIR_LOCKED: 503,
@@ -25,6 +32,16 @@ export function statusFor(code: ErrorCode): number {
   return STATUS[code];
 }
 
+/** The one error body: `{"error":{"code","message","requestId"[,"details"]}}`. */
+export function errorBody(
+  code: string,
+  message: string,
+  requestId: string | null,
+  details?: Readonly<Record<string, unknown>>,
+) {
+  return { error: { code, message, requestId, ...(details ? { details } : {}) } };
+}
+
 export function sendError(
   res: Response,
   status: number,
@@ -32,14 +49,9 @@ export function sendError(
   message: string,
   details?: Readonly<Record<string, unknown>>,
 ): void {
-  res.status(status).json({
-    error: {
-      code,
-      message,
-      requestId: res.locals.requestId ?? null,
-      ...(details ? { details } : {}),
-    },
-  });
+  res
+    .status(status)
+    .json(errorBody(code, message, (res.locals.requestId as string | undefined) ?? null, details));
 }
 
 /** body-parser reports its failures as errors with a `type`; translate them to our codes. */
@@ -66,6 +78,33 @@ function fromBodyParser(err: unknown): AppError | undefined {
 }
 
 /**
+ * Other client errors the libraries raise as http-errors with a 4xx status (a body whose
+ * Content-Encoding does not decode, a body shorter than its Content-Length, a path parameter
+ * with malformed percent-encoding): a 4xx with our code, never the 500 of an unknown error.
+ */
+function fromClientHttpError(err: unknown, req: Request): AppError | undefined {
+  const e = err as { status?: unknown; type?: unknown } | null;
+  if (typeof e?.status !== 'number' || e.status < 400 || e.status > 499) return undefined;
+  if (err instanceof URIError)
+    return new AppError('MALFORMED_REQUEST', 'The path has malformed percent-encoding');
+  if (e.status === 413) return new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large');
+  if (e.status === 415)
+    return new AppError('UNSUPPORTED_MEDIA_TYPE', 'The request body encoding is not supported');
+  const encoding = req.get('content-encoding');
+  if (e.type === undefined && encoding && encoding.toLowerCase() !== 'identity')
+    return new AppError(
+      'MALFORMED_REQUEST',
+      `The request body could not be decoded as Content-Encoding: ${encoding}`,
+    );
+  return new AppError(
+    'MALFORMED_REQUEST',
+    e.type === 'request.size.invalid'
+      ? 'The request body does not match its Content-Length'
+      : 'The request could not be read',
+  );
+}
+
+/**
  * A dependency that cannot be reached (a database or Redis connection refused, reset or timed
  * out) is the service being unavailable for a while, not a bug: 503, so clients retry.
  */
@@ -78,8 +117,26 @@ function fromUnreachable(err: unknown): AppError | undefined {
   );
 }
 
-export function notFound(): RequestHandler {
-  return function notFoundHandler(req, _res, next) {
+/**
+ * The end of the route chain: a path some route serves with other methods is 405 with Allow
+ * (`allowed` says which, from the app's route table), any other 404.
+ */
+export function notFound(allowed?: (path: string) => readonly string[]): RequestHandler {
+  return function notFoundHandler(req, res, next) {
+    const methods = allowed?.(req.path) ?? [];
+    if (methods.length) {
+      res.setHeader('Allow', methods.join(', '));
+      next(
+        new AppError(
+          'METHOD_NOT_ALLOWED',
+          `${req.method} is not allowed here; use ${methods.join(', ')}`,
+          {
+            details: { allow: methods },
+          },
+        ),
+      );
+      return;
+    }
     next(new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}`));
   };
 }
@@ -90,11 +147,14 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       next(err);
       return;
     }
-    const appError = err instanceof AppError ? err : (fromBodyParser(err) ?? fromUnreachable(err));
+    const appError =
+      err instanceof AppError
+        ? err
+        : (fromBodyParser(err) ?? fromClientHttpError(err, req) ?? fromUnreachable(err));
     if (appError) {
       const status = statusFor(appError.code);
       if (status >= 500) logger.error({ err, requestId: res.locals.requestId }, appError.message);
-      if (appError.code === 'RATE_LIMITED' && appError.details?.retryAfterSeconds) {
+      if (appError.details?.retryAfterSeconds) {
         res.setHeader('Retry-After', String(appError.details.retryAfterSeconds));
       }
       sendError(res, status, appError.code, appError.message, appError.details);

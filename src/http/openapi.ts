@@ -159,8 +159,18 @@ export function buildOpenApiDocument(version: string): Json {
         post: {
           summary: 'Submit a swarm; persisted before the 202 (operator)',
           security: secured,
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              description:
+                'Retry-safe submission: the same key and body from the same caller return the first swarm (with Idempotent-Replayed: true)',
+              schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[ -~]+$' },
+            },
+          ],
           requestBody: body(createSwarmBody),
-          responses: { 202: json('Accepted'), ...errors(400, 401, 403, 413, 415, 429) },
+          responses: { 202: json('Accepted'), ...errors(400, 401, 403, 413, 415, 422, 429) },
         },
       },
       '/api/swarms/{id}': {
@@ -185,8 +195,11 @@ export function buildOpenApiDocument(version: string): Json {
             },
           ],
           responses: {
-            200: { description: 'text/event-stream: id = event seq, event = type, data = JSON' },
-            ...errors(400, 401, 404),
+            200: {
+              description:
+                'text/event-stream: id = event seq, event = type, data = JSON; last event `end` {reason, lastSeq}',
+            },
+            ...errors(400, 401, 404, 429),
           },
         },
       },

@@ -47,3 +47,20 @@ describe('createRouteTable', () => {
     expect(routes.resolve('GET', '')).toBeUndefined();
   });
 });
+
+describe('allowed methods and the route list', () => {
+  const routes = app();
+
+  it('names the methods of a path, whatever its case or trailing slash', () => {
+    expect(routes.allowed('/api/swarms')).toEqual(['GET', 'HEAD', 'POST']);
+    expect(routes.allowed('/API/swarms/x/')).toEqual(['GET', 'HEAD']);
+    expect(routes.allowed('/api/swarms/x/cancel')).toEqual(['POST']);
+    expect(routes.allowed('/api/nothing')).toEqual([]);
+  });
+
+  it('lists every route once, its methods merged', () => {
+    expect(routes.list()).toContainEqual({ path: '/api/swarms', methods: ['GET', 'HEAD', 'POST'] });
+    expect(routes.list()).toContainEqual({ path: '/health', methods: ['GET', 'HEAD'] });
+    expect(routes.list().filter((r) => r.path === '/api/swarms')).toHaveLength(1);
+  });
+});

@@ -216,7 +216,7 @@ export function startBackupSchedules(runtime: Runtime, service: BackupService): 
     // Log retention rides on the retention schedule: application logs 30 days, audit rows 90.
     job('logs.prune', s.prune, async () => {
       const r = await pruneLogs(
-        { audit: runtime.audit },
+        { audit: runtime.audit, writes: runtime.auditedWrites },
         {
           logDir: config.log.dir,
           appDays: DEFAULT_APP_LOG_DAYS,

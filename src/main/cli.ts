@@ -133,7 +133,7 @@ const program = createProgram({
     const runtime = await createRuntime(config(), oneShot());
     try {
       return await pruneLogs(
-        { audit: runtime.audit },
+        { audit: runtime.audit, writes: runtime.auditedWrites },
         { ...options, logDir: options.logDir ?? runtime.config.log.dir },
       );
     } finally {

@@ -6,14 +6,16 @@ import type { PgliteOpening } from '../adapters/db/pglite-open.js';
 import { migrateDatabase, type MigrationResult } from '../adapters/db/migrate.js';
 import { createPgApiKeyStore } from '../adapters/db/api-key-store.js';
 import { createPgAuditLogStore } from '../adapters/db/audit-log-store.js';
+import { createPgAuditedWrites } from '../adapters/db/audited-writes.js';
 import { connectRedis, type RedisConnection } from '../adapters/redis/redis-client.js';
 import { createLogger, type AppLogger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { createHealthService, type HealthService } from '../observability/health.js';
-import { withAuditMetrics } from '../observability/audit-metrics.js';
+import { withAuditMetrics, withAuditedWriteMetrics } from '../observability/audit-metrics.js';
 import { registerDependencyMetrics } from '../observability/dependency-metrics.js';
 import { createApiKeyService, type ApiKeyService } from '../ops/api-keys.js';
 import type { AuditLogStore } from '../ports/audit-log-store.js';
+import type { AuditedWrites } from '../ports/audited-writes.js';
 import type { DestinationStream } from 'pino';
 import { readBuildInfo, type BuildInfo } from './build-info.js';
 import { createEngineRuntime, type EngineRuntime } from './engine-runtime.js';
@@ -38,6 +40,8 @@ export interface Runtime {
   health: HealthService;
   apiKeys: ApiKeyService;
   audit: AuditLogStore;
+  /** Privileged changes with their audit entries, in one transaction. */
+  auditedWrites: AuditedWrites;
   maintenance: MaintenanceMode;
   backupCatalog: BackupCatalog;
   /** Present for roles that run swarms (not for one-shot CLI commands). */
@@ -145,6 +149,10 @@ export async function createRuntime(
       createPgAuditLogStore(database.db, database.readDb),
       metrics.auditEventsTotal,
     );
+    const auditedWrites = withAuditedWriteMetrics(
+      createPgAuditedWrites(database.db),
+      metrics.auditEventsTotal,
+    );
     const engine = sandbox
       ? await createEngineRuntime(config, {
           database,
@@ -157,7 +165,7 @@ export async function createRuntime(
       : undefined;
     const apiKeys = createApiKeyService({
       keys: createPgApiKeyStore(database.db),
-      audit,
+      writes: auditedWrites,
       onTouchError: (err) => logger.warn({ err }, 'could not record key use'),
     });
     return {
@@ -171,6 +179,7 @@ export async function createRuntime(
       health,
       apiKeys,
       audit,
+      auditedWrites,
       maintenance,
       backupCatalog,
       engine,

@@ -7,6 +7,7 @@ import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { createMemoryCache } from '../adapters/cache/memory-cache.js';
 import { createRedisCache } from '../adapters/cache/redis-cache.js';
 import { createApp } from '../http/app.js';
+import { installServerEdge } from '../http/server-edge.js';
 import { resilientStore } from '../http/middleware/rate-limit.js';
 import { processEnv } from '../config/load-config.js';
 import { createBackupTools, startBackupSchedules, type BackupSchedules } from './backup-runtime.js';
@@ -137,6 +138,7 @@ export async function startServer(
               sharedWorkspaces: config.engine.sharedWorkspaces.map(realpathOfNearest),
               networkAllowed: config.engine.sandbox.networkAllowed,
               openStreams,
+              streams: config.http.streams,
             },
           }
         : {}),
@@ -147,7 +149,9 @@ export async function startServer(
         metricsToken: config.metrics.token,
       },
     });
-    const server = http.createServer(app);
+    // Host is checked by the app (requestShape), so a missing one gets the JSON error shape.
+    const server = http.createServer({ requireHostHeader: false }, app);
+    installServerEdge(server, logger);
     server.keepAliveTimeout = 65_000; // longer than typical load balancer idle timeouts
     server.headersTimeout = 66_000;
     await new Promise<void>((resolve, reject) => {

@@ -1,9 +1,11 @@
 // API key management: keys are random, shown once, stored as a SHA-256 hash; every privileged
-// action is written to the audit log with who did it and from where.
+// action is written to the audit log with who did it and from where, in the same transaction as
+// the change itself.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
 import { isRole, type Role } from '../domain/roles.js';
 import type { ApiKeyRecord, ApiKeyStore } from '../ports/api-key-store.js';
+import type { AuditedWrites } from '../ports/audited-writes.js';
 import type { AuditLogStore } from '../ports/audit-log-store.js';
 
 export interface Actor {
@@ -59,8 +61,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TOUCH_INTERVAL_MS = 60_000;
 
 export function createApiKeyService(deps: {
+  /** Reads and last-use updates (single rows, nothing audited). */
   keys: ApiKeyStore;
-  audit: AuditLogStore;
+  /** Every change with its audit entry. */
+  writes: AuditedWrites;
   now?: () => Date;
   onTouchError?: (err: unknown) => void;
 }): ApiKeyService {
@@ -75,13 +79,14 @@ export function createApiKeyService(deps: {
   }
 
   async function audit(
+    log: AuditLogStore,
     action: string,
     actor: Actor,
     target: string,
     details: object,
     meta: ActionMeta = {},
   ) {
-    await deps.audit.append({
+    await log.append({
       action,
       actorKeyId: actor.keyId,
       actorName: actor.name,
@@ -106,15 +111,19 @@ export function createApiKeyService(deps: {
       if (!name || name.length > 100) throw new ValidationError('name must be 1 to 100 characters');
       if (!isRole(input.role)) throw new ValidationError('role must be viewer, operator or admin');
       const key = generateApiKey();
-      const record = await deps.keys.insert({
-        id: randomUUID(),
-        name,
-        role: input.role,
-        prefix: keyPrefix(key),
-        hash: hashApiKey(key),
-        createdBy: actor.name,
+      const role = input.role;
+      const record = await deps.writes.run(async (tx) => {
+        const inserted = await tx.keys.insert({
+          id: randomUUID(),
+          name,
+          role,
+          prefix: keyPrefix(key),
+          hash: hashApiKey(key),
+          createdBy: actor.name,
+        });
+        await audit(tx.audit, 'key.create', actor, inserted.id, { name, role }, meta);
+        return inserted;
       });
-      await audit('key.create', actor, record.id, { name, role: record.role }, meta);
       return { record, key };
     },
 
@@ -128,12 +137,16 @@ export function createApiKeyService(deps: {
 
     async revoke(id, actor, meta) {
       if (!UUID.test(id)) throw new NotFoundError('API key', id);
-      const existing = await deps.keys.findById(id);
-      if (!existing) throw new NotFoundError('API key', id);
-      if (existing.revokedAt) return existing; // idempotent: nothing changed, nothing to audit
-      const record = await deps.keys.revoke(id, now());
-      if (!record) throw new NotFoundError('API key', id);
-      await audit('key.revoke', actor, id, { name: record.name, role: record.role }, meta);
+      const record = await deps.writes.run(async (tx) => {
+        const existing = await tx.keys.findById(id);
+        if (!existing) throw new NotFoundError('API key', id);
+        if (existing.revokedAt) return existing; // idempotent: nothing changed, nothing to audit
+        const revoked = await tx.keys.revoke(id, now());
+        if (!revoked) throw new NotFoundError('API key', id);
+        const details = { name: revoked.name, role: revoked.role };
+        await audit(tx.audit, 'key.revoke', actor, id, details, meta);
+        return revoked;
+      });
       lastTouched.delete(id);
       return record;
     },
@@ -145,16 +158,22 @@ export function createApiKeyService(deps: {
         if (known) return undefined;
       }
       const key = provided ?? generateApiKey();
-      const record = await deps.keys.insertIfNoneActive(() => ({
-        id: randomUUID(),
-        name: 'bootstrap-admin',
-        role: 'admin',
-        prefix: keyPrefix(key),
-        hash: hashApiKey(key),
-        createdBy: SYSTEM_ACTOR.name,
-      }));
+      const record = await deps.writes.run(async (tx) => {
+        const inserted = await tx.keys.insertIfNoneActive(() => ({
+          id: randomUUID(),
+          name: 'bootstrap-admin',
+          role: 'admin',
+          prefix: keyPrefix(key),
+          hash: hashApiKey(key),
+          createdBy: SYSTEM_ACTOR.name,
+        }));
+        if (inserted) {
+          const details = { provided: provided !== undefined };
+          await audit(tx.audit, 'key.bootstrap', SYSTEM_ACTOR, inserted.id, details);
+        }
+        return inserted;
+      });
       if (!record) return undefined;
-      await audit('key.bootstrap', SYSTEM_ACTOR, record.id, { provided: provided !== undefined });
       return { record, key, generated: provided === undefined };
     },
   };

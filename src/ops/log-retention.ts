@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError, ValidationError } from '../domain/errors.js';
+import type { AuditedWrites } from '../ports/audited-writes.js';
 import type { AuditLogStore } from '../ports/audit-log-store.js';
 
 export const DEFAULT_APP_LOG_DAYS = 30;
@@ -68,7 +69,7 @@ async function oldLogFiles(dir: string, cutoff: Date): Promise<PrunedFile[]> {
 }
 
 export async function pruneLogs(
-  deps: { audit: AuditLogStore },
+  deps: { audit: AuditLogStore; writes: AuditedWrites },
   options: LogPruneOptions,
 ): Promise<LogPruneResult> {
   checkDays('--app-days', options.appDays);
@@ -82,24 +83,29 @@ export async function pruneLogs(
   if (options.dryRun) {
     auditRows = await deps.audit.countBefore(auditCutoff);
   } else {
+    // The rows go and the pruning is recorded in one transaction; the files go once it is
+    // recorded, so a failed record leaves everything in place.
+    auditRows = await deps.writes.run(async ({ audit }) => {
+      const deleted = await audit.deleteBefore(auditCutoff);
+      if (deleted > 0 || files.length > 0) {
+        await audit.append({
+          action: 'audit.prune',
+          actorKeyId: null,
+          actorName: 'cfn logs prune',
+          target: null,
+          details: {
+            auditRows: deleted,
+            auditBefore: auditCutoff.toISOString(),
+            files: files.map((f) => path.basename(f.path)),
+            filesBefore: appCutoff.toISOString(),
+          },
+          requestId: null,
+          ip: null,
+        });
+      }
+      return deleted;
+    });
     for (const f of files) await fs.promises.rm(f.path, { force: true });
-    auditRows = await deps.audit.deleteBefore(auditCutoff);
-    if (auditRows > 0 || files.length > 0) {
-      await deps.audit.append({
-        action: 'audit.prune',
-        actorKeyId: null,
-        actorName: 'cfn logs prune',
-        target: null,
-        details: {
-          auditRows,
-          auditBefore: auditCutoff.toISOString(),
-          files: files.map((f) => path.basename(f.path)),
-          filesBefore: appCutoff.toISOString(),
-        },
-        requestId: null,
-        ip: null,
-      });
-    }
   }
   return {
     dryRun: options.dryRun,

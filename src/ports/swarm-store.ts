@@ -27,6 +27,8 @@ export interface SwarmRecord {
   costUsd: number;
   playbookEntryId: string | null;
   createdBy: string | null;
+  /** The Idempotency-Key it was submitted with, if any. */
+  idempotencyKey?: string | null;
   createdAt: Date;
   updatedAt: Date;
   completedAt: Date | null;
@@ -66,6 +68,26 @@ export class UnstorableError extends Error {
 export interface Lease {
   epoch: number;
   owner: string;
+}
+
+/**
+ * A submission under an idempotency key its creator already used: no swarm was created; this is
+ * the one the key made, with the request hash it was made with.
+ */
+export class ExistingSubmissionError extends Error {
+  constructor(
+    readonly existing: SwarmRecord,
+    readonly requestHash: string | null,
+  ) {
+    super(`swarm ${existing.id} was already submitted with this idempotency key`);
+    this.name = 'ExistingSubmissionError';
+  }
+}
+
+/** A client's key for retrying one submission, and the hash of the request it was sent with. */
+export interface Idempotency {
+  key: string;
+  hash: string;
 }
 
 export interface JournalEntry {
@@ -136,7 +158,11 @@ export interface TaskRecord {
 }
 
 export interface SwarmStore {
-  /** Inserts the swarm and its first event (swarm.created) in one transaction. */
+  /**
+   * Inserts the swarm and its first event (swarm.created) in one transaction. With
+   * `idempotency`, when `createdBy` already made a swarm under that key nothing is written and
+   * ExistingSubmissionError carries that swarm; of concurrent calls with one key, one creates.
+   */
   create(input: {
     id: string;
     spec: SwarmSpec;
@@ -144,6 +170,7 @@ export interface SwarmStore {
     requestId: string | null;
     /** The creating process runs the swarm: it holds the lease (epoch 1) from the start. */
     lease?: { owner: string; ttlMs: number };
+    idempotency?: Idempotency | undefined;
   }): Promise<StoredEvent>;
   /**
    * Appends events after `expectedSeq` and updates the projections from `state` (the fold after

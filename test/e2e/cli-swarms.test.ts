@@ -1,6 +1,8 @@
 // The built `cfn` executable driving swarms on a real service (in-process, against the loopback
 // fake LLM): run and follow to the end, exit codes, NDJSON, list/show, human decisions, agents,
 // Ctrl-C, and the messages for a bad key or a service that is not there.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createParser } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli, type CliResult } from '../support/cli.js';
@@ -304,6 +306,65 @@ describe('a dropped event stream', () => {
     } finally {
       if (r.child.exitCode === null) r.child.kill('SIGKILL');
       await proxy.close();
+    }
+  });
+});
+
+describe('a lost submission answer', () => {
+  it('cfn run sends the submission again with the same Idempotency-Key, and one swarm is made', async () => {
+    // A loopback proxy that passes the first POST /api/swarms on, lets the service answer, and
+    // then drops the connection before the answer reaches the client (a lost 202).
+    const keys: string[] = [];
+    const proxy = http.createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'connection'),
+      ) as Record<string, string>;
+      const upstream = await fetch(url + req.url, {
+        method: req.method,
+        headers,
+        ...(chunks.length ? { body: Buffer.concat(chunks) } : {}),
+      });
+      const text = await upstream.text();
+      if (req.method === 'POST' && req.url === '/api/swarms') {
+        keys.push(String(req.headers['idempotency-key']));
+        if (keys.length === 1) {
+          req.socket.destroy();
+          return;
+        }
+      }
+      res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(text);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const objective = `lost answer ${Date.now()}`;
+      const r = await runCli(
+        [
+          'run',
+          objective,
+          '--agent',
+          'impl-a',
+          '--no-follow',
+          '--json',
+          '--url',
+          `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+        ],
+        { env },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const printed = JSON.parse(r.stdout) as { id: string };
+      expect(keys).toHaveLength(2);
+      expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+      expect(keys[1]).toBe(keys[0]);
+      const page = (await (
+        await h.server.fetch('/api/swarms?limit=200', { key: h.server.adminKey })
+      ).json()) as { items: Array<{ id: string; objective: string }> };
+      expect(page.items.filter((i) => i.objective === objective).map((i) => i.id)).toEqual([
+        printed.id,
+      ]);
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 });

@@ -6,7 +6,7 @@ import os from 'node:os';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgApiKeyStore } from '../../src/adapters/db/api-key-store.js';
-import { createPgAuditLogStore } from '../../src/adapters/db/audit-log-store.js';
+import { createPgAuditedWrites } from '../../src/adapters/db/audited-writes.js';
 import { openDatabase, type Database } from '../../src/adapters/db/database.js';
 import { migrateDatabase } from '../../src/adapters/db/migrate.js';
 import { BUILTIN_AGENTS_DIR, loadAgents } from '../../src/agents/load-agents.js';
@@ -34,7 +34,7 @@ beforeAll(async () => {
   await migrateDatabase(database);
   const apiKeys = createApiKeyService({
     keys: createPgApiKeyStore(database.db),
-    audit: createPgAuditLogStore(database.db),
+    writes: createPgAuditedWrites(database.db),
   });
   viewerKey = (await apiKeys.create({ name: 'viewer', role: 'viewer' }, SYSTEM_ACTOR)).key;
 

@@ -64,6 +64,10 @@ export const decision = (d: 'PROCEED' | 'ITERATE' | 'ABORT', rationale = 'becaus
   text: `{"decision": "${d}", "rationale": "${rationale}"}`,
 });
 
+/** impl-a is confident and every validator approves: a CFN Loop passes in one iteration. */
+export const passingAgents = (req: FakeRequest): FakeReply =>
+  agentOf(req) === 'impl-a' ? implementer(0.9) : validator(0.95);
+
 export interface SwarmHarness {
   llm: FakeLlm;
   server: TestServer;

@@ -5,6 +5,7 @@ import type { SwarmEvent, SwarmStatus } from '../../domain/cfn/spec.js';
 import { TERMINAL_STATUSES } from '../../domain/cfn/spec.js';
 
 import {
+  ExistingSubmissionError,
   type JournalEntry,
   type StoredEvent,
   type SwarmRecord,
@@ -44,6 +45,7 @@ function toRecord(r: SwarmRow): SwarmRecord {
     costUsd: r.costUsd,
     playbookEntryId: r.playbookEntryId,
     createdBy: r.createdBy,
+    idempotencyKey: r.idempotencyKey,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     completedAt: r.completedAt,
@@ -60,13 +62,16 @@ function toStored(r: EventRow): StoredEvent {
   };
 }
 
+// With an idempotency key already used by the same creator, the insert does nothing (it waits
+// for a concurrent one with that key to commit first) and so no event is written either.
 const CREATE_SQL = `
 with sw as (
   insert into swarms (id, objective, strategy, mode, status, spec, last_seq, budget_max_tokens,
                       budget_max_usd, created_by, request_id, lease_epoch, lease_owner,
-                      lease_expires_at)
+                      lease_expires_at, idempotency_key, idempotency_hash)
   values ($1, $2, $3, $4, 'queued', $5::jsonb, 1, $6, $7, $8, $9, case when $11::text is null then 0 else 1 end,
-          $11::text, now() + $12::float8 * interval '1 millisecond')
+          $11::text, now() + $12::float8 * interval '1 millisecond', $13, $14)
+  on conflict (created_by, idempotency_key) where idempotency_key is not null do nothing
   returning id)
 insert into events (swarm_id, seq, type, data, request_id)
 select id, 1, 'swarm.created', $10::jsonb, $9 from sw
@@ -103,25 +108,45 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
   const raw = rawQueryOf(db);
   const writes = createSwarmWriteBatch(raw);
   return {
-    async create({ id, spec, createdBy, requestId, lease }) {
+    async create({ id, spec, createdBy, requestId, lease, idempotency }) {
       const event: SwarmEvent = { type: 'swarm.created', spec };
-      // One statement (one round trip, one transaction): the swarm row and its first event.
-      const { rows } = await raw('cfn_swarm_create', CREATE_SQL, [
-        id,
-        storableText(spec.objective),
-        spec.strategy,
-        spec.mode,
-        JSON.stringify(escapeObject(spec)),
-        spec.budget?.maxTokens ?? null,
-        spec.budget?.maxCostUsd ?? null,
-        createdBy,
-        requestId,
-        JSON.stringify(escapeObject(event)),
-        lease?.owner ?? null,
-        lease?.ttlMs ?? null,
-      ]);
-      const at = (rows[0] as { at: Date | string }).at;
-      return { swarmId: id, seq: 1, type: event.type, data: event, at: new Date(at) };
+      // The swarm a creator made under a key; gone only if deleted meanwhile, then insert again.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        // One statement (one round trip, one transaction): the swarm row and its first event.
+        const { rows } = await raw('cfn_swarm_create', CREATE_SQL, [
+          id,
+          storableText(spec.objective),
+          spec.strategy,
+          spec.mode,
+          JSON.stringify(escapeObject(spec)),
+          spec.budget?.maxTokens ?? null,
+          spec.budget?.maxCostUsd ?? null,
+          createdBy,
+          requestId,
+          JSON.stringify(escapeObject(event)),
+          lease?.owner ?? null,
+          lease?.ttlMs ?? null,
+          idempotency?.key ?? null,
+          idempotency?.hash ?? null,
+        ]);
+        const at = (rows[0] as { at: Date | string } | undefined)?.at;
+        if (at !== undefined)
+          return { swarmId: id, seq: 1, type: event.type, data: event, at: new Date(at) };
+        if (!idempotency) break;
+        const [existing] = await db
+          .select()
+          .from(swarms)
+          .where(
+            and(
+              createdBy === null ? sql`false` : eq(swarms.createdBy, createdBy),
+              eq(swarms.idempotencyKey, idempotency.key),
+            ),
+          )
+          .limit(1);
+        if (existing)
+          throw new ExistingSubmissionError(toRecord(existing), existing.idempotencyHash);
+      }
+      throw new Error(`swarm ${id} was not created`);
     },
 
     async append(swarmId, expectedSeq, newEvents, state, options = {}) {

@@ -7,7 +7,7 @@ import { parseQuery } from '../validate.js';
 
 const auditQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  before: z.coerce.number().int().min(1).optional(),
+  before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   action: z.string().max(100).optional(),
 });
 

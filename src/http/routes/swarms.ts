@@ -1,7 +1,7 @@
-// The swarm API: submit, list, show, follow (SSE, replayable with Last-Event-ID), cancel, and a
-// human product owner's decision. Every mutation is persisted before the answer is sent.
+// The swarm API: submit, list, show, follow (SSE, replayable with Last-Event-ID: swarm-events.ts),
+// cancel, and a human product owner's decision. Every mutation is persisted before the answer.
 import path from 'node:path';
-import { Router, type Response } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import type { AgentDefinition } from '../../domain/agent-definition.js';
 import { AppError, NotFoundError, ValidationError } from '../../domain/errors.js';
@@ -11,10 +11,16 @@ import type { SwarmSpec, ValidatorSpec } from '../../domain/cfn/spec.js';
 import type { SwarmState } from '../../domain/cfn/state.js';
 import type { SwarmEngine } from '../../engine/swarm-engine.js';
 import type { EventBus } from '../../ports/event-bus.js';
-import type { StoredEvent, SwarmRecord, SwarmStore } from '../../ports/swarm-store.js';
+import {
+  ExistingSubmissionError,
+  type SwarmRecord,
+  type SwarmStore,
+} from '../../ports/swarm-store.js';
+import { IDEMPOTENCY_HEADER, idempotencyKeyOf, requestHash } from '../idempotency.js';
 import { principalOf } from '../middleware/auth.js';
 import type { RouteKit } from '../route-kit.js';
 import { parseBody, parseQuery } from '../validate.js';
+import { DEFAULT_STREAM_LIMITS, createEventStreams, type StreamLimits } from './swarm-events.js';
 
 export interface SwarmRoutesDeps {
   engine: SwarmEngine;
@@ -28,7 +34,8 @@ export interface SwarmRoutesDeps {
   commandTimeoutMs: number;
   /** Completion webhooks need CFN_WEBHOOK_SECRET to sign them. */
   webhooksEnabled: boolean;
-  sseHeartbeatMs?: number;
+  /** Limits of event streams (defaults: DEFAULT_STREAM_LIMITS). */
+  streams?: Partial<StreamLimits>;
   /**
    * The real path of a workspace inside the roots, or throws saying why not (a symbolic link on
    * the way, a root itself). Given by src/main (it touches the filesystem).
@@ -86,9 +93,33 @@ export const decisionBody = z.strictObject({
   feedback: z.string().max(20_000).default(''),
 });
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A `nextCursor` of an earlier page: base64url of `<ISO time>|<swarm id>`. Checked here so that
+ * anything else is a 400 naming the parameter, not a database error on the decoded parts.
+ */
+function isSwarmCursor(c: string): boolean {
+  if (!/^[A-Za-z0-9_-]{1,500}$/.test(c)) return false;
+  const [at, id, ...rest] = Buffer.from(c, 'base64url').toString('utf8').split('|');
+  return (
+    rest.length === 0 &&
+    at !== undefined &&
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(at) &&
+    !at.startsWith('0000') && // PostgreSQL has no year 0
+    !Number.isNaN(Date.parse(at)) &&
+    new Date(at).toISOString() === at &&
+    id !== undefined &&
+    UUID.test(id)
+  );
+}
+
 const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().max(500).optional(),
+  cursor: z
+    .string()
+    .refine(isSwarmCursor, 'not a cursor this service gave (use nextCursor of the previous page)')
+    .optional(),
   status: z
     .enum([
       'queued',
@@ -104,8 +135,6 @@ const listQuery = z.object({
     .optional(),
   strategy: z.enum(STRATEGIES).optional(),
 });
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function recordView(r: SwarmRecord) {
   return {
@@ -157,6 +186,12 @@ function stateView(s: SwarmState) {
 export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
   const { auth, json } = kit;
   const router = Router();
+  const streams = createEventStreams({
+    store: deps.store,
+    bus: deps.bus,
+    limits: { ...DEFAULT_STREAM_LIMITS, ...deps.streams },
+    openStreams: deps.openStreams,
+  });
   const idOf = (raw: unknown) => {
     const id = String(raw);
     if (!UUID.test(id)) throw new NotFoundError('swarm', id);
@@ -179,13 +214,24 @@ export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
   }
 
   /** Refuses (409) a workspace that an unfinished swarm uses, inside or around, unless shared. */
-  async function checkWorkspaceFree(workspace: string): Promise<void> {
+  /**
+   * Refuses a workspace an unfinished swarm uses, unless that swarm is the one `retryOf` (a
+   * caller's Idempotency-Key) made: a retry then gets that swarm, not a conflict with itself.
+   */
+  async function checkWorkspaceFree(
+    workspace: string,
+    retryOf?: { createdBy: string; key: string },
+  ): Promise<void> {
     const other = findWorkspaceConflict(
       workspace,
       await deps.store.workspacesInUse(),
       deps.sharedWorkspaces,
     );
     if (!other) return;
+    if (retryOf) {
+      const first = await deps.store.get(other.swarmId);
+      if (first?.createdBy === retryOf.createdBy && first.idempotencyKey === retryOf.key) return;
+    }
     throw new AppError(
       'CONFLICT',
       `workspace ${workspace} overlaps the workspace of unfinished swarm ${other.swarmId} (${other.workspace}); ` +
@@ -278,19 +324,39 @@ export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
   }
 
   router.post('/api/swarms', auth.requireRole('operator'), json, async (req, res) => {
-    const spec = toSpec(parseBody(req, createSwarmBody));
+    const key = idempotencyKeyOf(req);
+    const body = parseBody(req, createSwarmBody);
+    const spec = toSpec(body);
+    const createdBy = principalOf(res.locals).key.id;
+    const idempotency = key === undefined ? undefined : { key, hash: requestHash(body) };
     const submit = () =>
       deps.engine.submit(spec, {
-        createdBy: principalOf(res.locals).key.id,
+        createdBy,
         requestId: res.locals.requestId ?? null,
+        ...(idempotency ? { idempotency } : {}),
       });
     const workspace = spec.workspace;
-    const record = workspace
-      ? await oneAtATime(async () => {
-          await checkWorkspaceFree(workspace);
-          return submit();
-        })
-      : await submit();
+    let record: SwarmRecord;
+    try {
+      record = workspace
+        ? await oneAtATime(async () => {
+            await checkWorkspaceFree(workspace, key === undefined ? undefined : { createdBy, key });
+            return submit();
+          })
+        : await submit();
+    } catch (err) {
+      if (!(err instanceof ExistingSubmissionError)) throw err;
+      if (err.requestHash !== idempotency?.hash) {
+        throw new AppError(
+          'IDEMPOTENCY_KEY_REUSED',
+          `This ${IDEMPOTENCY_HEADER} was used for a different request (swarm ${err.existing.id}); use a new key for a new submission`,
+          { details: { swarmId: err.existing.id } },
+        );
+      }
+      // A retry of the first request: its swarm, as it is now, and no second one.
+      record = err.existing;
+      res.setHeader('Idempotent-Replayed', 'true');
+    }
     res
       .status(202)
       .location(`/api/swarms/${record.id}`)
@@ -361,93 +427,8 @@ export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
         'Last-Event-ID must be a non-negative integer (an event seq)',
       );
     }
-    streamEvents(deps, id, lastSeen, res);
+    streams.open(principalOf(res.locals).key.id, id, lastSeen, res);
   });
 
   return router;
-}
-
-/** Replays events after `lastSeen` from the log, then follows new ones until the swarm ends. */
-function streamEvents(
-  deps: SwarmRoutesDeps,
-  swarmId: string,
-  lastSeen: number,
-  res: Response,
-): void {
-  res.writeHead(200, {
-    'Content-Type': 'text/event-stream; charset=utf-8',
-    'Cache-Control': 'no-cache, no-transform',
-    Connection: 'keep-alive',
-    'X-Accel-Buffering': 'no', // nginx: do not buffer this response
-  });
-  res.write('retry: 2000\n\n');
-  let sent = lastSeen;
-  let closed = false;
-  let pumping = false;
-  let again = false;
-
-  const write = (e: StoredEvent) => {
-    res.write(
-      `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ seq: e.seq, at: e.at.toISOString(), ...e.data })}\n\n`,
-    );
-    sent = e.seq;
-  };
-
-  async function pump(): Promise<void> {
-    if (pumping) {
-      again = true;
-      return;
-    }
-    pumping = true;
-    try {
-      do {
-        again = false;
-        for (;;) {
-          const batch = await deps.store.events(swarmId, sent, 500);
-          for (const e of batch) {
-            if (closed) return;
-            write(e);
-            if (e.type === 'swarm.completed') {
-              finish();
-              return;
-            }
-          }
-          if (batch.length < 500) break;
-        }
-      } while (again && !closed);
-      // A client resuming after the last event of a finished swarm: nothing more will come.
-      const record = await deps.store.get(swarmId);
-      if (record?.completedAt && record.lastSeq <= sent) finish();
-    } catch {
-      finish();
-    } finally {
-      pumping = false;
-      // A hint that came during the completion check above found `pumping` set and only raised
-      // `again`, after the loop had tested it: read again, or it waits for the heartbeat.
-      if (again && !closed) void pump();
-    }
-  }
-
-  // Subscribe before the first read so nothing appended in between is missed.
-  const unsubscribe = deps.bus.subscribe((m) => {
-    if (m.kind === 'events' && m.swarmId === swarmId && m.lastSeq > sent) void pump();
-  });
-  const heartbeat = setInterval(() => {
-    res.write(': keep-alive\n\n');
-    // Bus messages are hints: a lost one (Redis briefly away) is made good by reading the log.
-    void pump();
-  }, deps.sseHeartbeatMs ?? 15_000);
-  function finish() {
-    if (closed) return;
-    closed = true;
-    clearInterval(heartbeat);
-    unsubscribe();
-    res.end();
-  }
-  deps.openStreams?.add(finish);
-  res.on('close', () => {
-    deps.openStreams?.delete(finish);
-    finish();
-  });
-  void pump();
 }

@@ -6,6 +6,7 @@ import type { SwarmEvent, SwarmSpec } from '../../../src/domain/cfn/spec.js';
 import { applyEvent, initialState, type SwarmState } from '../../../src/domain/cfn/state.js';
 import {
   ConcurrentAppendError,
+  ExistingSubmissionError,
   FencedAppendError,
   type JournalEntry,
   type Lease,
@@ -558,6 +559,45 @@ export function swarmStoreContract(
         [a.taskId, 'succeeded'],
         [b.taskId, 'running'],
       ]);
+    });
+
+    it('creates one swarm per creator and idempotency key, even when raced, and names it', async () => {
+      const key = { key: `k-${randomUUID()}`, hash: 'h1' };
+      const ids = Array.from({ length: 6 }, () => randomUUID());
+      const results = await Promise.allSettled(
+        ids.map((id) =>
+          store.create({
+            id,
+            spec: spec('idempotent'),
+            createdBy: 'caller-a',
+            requestId: null,
+            idempotency: key,
+          }),
+        ),
+      );
+      const created = ids.filter((_, i) => results[i]!.status === 'fulfilled');
+      expect(created).toHaveLength(1);
+      for (const r of results)
+        if (r.status === 'rejected') {
+          expect(r.reason).toBeInstanceOf(ExistingSubmissionError);
+          expect((r.reason as ExistingSubmissionError).existing.id).toBe(created[0]);
+          expect((r.reason as ExistingSubmissionError).requestHash).toBe('h1');
+        }
+      for (const id of ids.filter((i) => i !== created[0])) {
+        expect(await store.get(id)).toBeUndefined();
+        expect(await store.events(id)).toEqual([]);
+      }
+      expect((await store.events(created[0]!)).map((e) => e.type)).toEqual(['swarm.created']);
+      // The same key from another creator creates.
+      const other = randomUUID();
+      await store.create({
+        id: other,
+        spec: spec('idempotent'),
+        createdBy: 'caller-b',
+        requestId: null,
+        idempotency: key,
+      });
+      expect((await store.get(other))?.createdBy).toBe('caller-b');
     });
   });
 }
