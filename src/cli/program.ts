@@ -20,7 +20,7 @@ export interface CliDeps
   extends
     SwarmCommandDeps,
     LogCommandDeps,
-    Pick<BackupCommandDeps, 'backups' | 'pgbackrest' | 'errIsTTY'> {
+    Pick<BackupCommandDeps, 'backups' | 'pgbackrest' | 'errIsTTY' | 'localService'> {
   version: string;
   /** Runs the service, or one part of it, until a signal stops it. */
   start(role: 'all' | 'api' | 'worker'): Promise<void>;
@@ -153,16 +153,35 @@ Quick start:
     .addHelpText('after', '\nExample:\n  $ cfn keys create --name ci-bot --role operator');
 
   async function withKeys<T>(
-    opts: { url: string; key?: string; direct?: boolean },
+    given: { url: string; key?: string; direct?: boolean },
+    cmd: Command,
     viaApi: (client: ReturnType<typeof createApiClient>) => Promise<T>,
     direct: (service: ApiKeyService) => Promise<T>,
   ): Promise<T> {
+    // Without --url, the embedded service running on this data directory is the one to call.
+    const local = cmd.getOptionValueSource('url') === 'default' ? deps.localService?.() : undefined;
+    const opts = local ? { ...given, url: local } : given;
     if (opts.direct) {
-      const d = await deps.directKeys();
+      let d: DirectKeys | undefined;
       try {
-        return await direct(d.service);
-      } finally {
-        await d.close();
+        d = await deps.directKeys();
+      } catch (err) {
+        // The running embedded service holds the database: it manages keys through its API.
+        const e = err as { code?: string; details?: { pid?: number } };
+        if (e.code !== 'DATA_DIR_LOCKED') throw err;
+        if (!opts.key) {
+          throw new CliError(
+            `The embedded database is in use by the running service (pid ${e.details?.pid ?? '?'}): ` +
+              `drop --direct and pass an admin key (--key or CFN_API_KEY) to manage keys through its API at ${opts.url}.`,
+          );
+        }
+      }
+      if (d) {
+        try {
+          return await direct(d.service);
+        } finally {
+          await d.close();
+        }
       }
     }
     if (!opts.key) {
@@ -197,16 +216,20 @@ Quick start:
     .addOption(directOption())
     .addOption(jsonOption())
     .action(
-      async (opts: {
-        name: string;
-        role: Role;
-        url: string;
-        key?: string;
-        direct?: boolean;
-        json?: boolean;
-      }) => {
+      async (
+        opts: {
+          name: string;
+          role: Role;
+          url: string;
+          key?: string;
+          direct?: boolean;
+          json?: boolean;
+        },
+        cmd: Command,
+      ) => {
         const created = await withKeys<KeyView>(
           opts,
+          cmd,
           (c) => c.call<KeyView>('POST', '/api/keys', { name: opts.name, role: opts.role }),
           async (s) => {
             const r: CreatedKey = await s.create({ name: opts.name, role: opts.role }, CLI_ACTOR);
@@ -231,15 +254,19 @@ Quick start:
     .addOption(directOption())
     .addOption(jsonOption())
     .action(
-      async (opts: {
-        all?: boolean;
-        url: string;
-        key?: string;
-        direct?: boolean;
-        json?: boolean;
-      }) => {
+      async (
+        opts: {
+          all?: boolean;
+          url: string;
+          key?: string;
+          direct?: boolean;
+          json?: boolean;
+        },
+        cmd: Command,
+      ) => {
         const items = await withKeys<KeyView[]>(
           opts,
+          cmd,
           async (c) =>
             (
               await c.call<{ items: KeyView[] }>(
@@ -276,14 +303,17 @@ Quick start:
     .addOption(urlOption())
     .addOption(keyOption())
     .addOption(directOption())
-    .action(async (id: string, opts: { url: string; key?: string; direct?: boolean }) => {
-      const k = await withKeys<KeyView>(
-        opts,
-        (c) => c.call<KeyView>('DELETE', `/api/keys/${encodeURIComponent(id)}`),
-        async (s) => viewOf(await s.revoke(id, CLI_ACTOR)),
-      );
-      out(`Revoked key "${k.name}" (${k.id}).\n`);
-    });
+    .action(
+      async (id: string, opts: { url: string; key?: string; direct?: boolean }, cmd: Command) => {
+        const k = await withKeys<KeyView>(
+          opts,
+          cmd,
+          (c) => c.call<KeyView>('DELETE', `/api/keys/${encodeURIComponent(id)}`),
+          async (s) => viewOf(await s.revoke(id, CLI_ACTOR)),
+        );
+        out(`Revoked key "${k.name}" (${k.id}).\n`);
+      },
+    );
 
   registerSwarmCommands(program, deps);
   registerAgentCommands(program, deps);

@@ -12,6 +12,7 @@ import type { RouteKit } from './route-kit.js';
 import { httpMetrics } from './middleware/http-metrics.js';
 import { maintenanceGuard } from './middleware/maintenance.js';
 import type { MaintenanceMode } from '../ops/maintenance.js';
+import type { RequestGate } from '../ops/request-gate.js';
 import { apiRateLimit } from './middleware/rate-limit.js';
 import { requestId } from './middleware/request-id.js';
 import { createCacheMiddleware } from './middleware/response-cache.js';
@@ -23,6 +24,7 @@ import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { agentRoutes } from './routes/agents.js';
+import { adminRoutes, type AdminRoutesDeps } from './routes/admin.js';
 import { swarmRoutes, type SwarmRoutesDeps } from './routes/swarms.js';
 
 export interface AppDeps {
@@ -34,6 +36,10 @@ export interface AppDeps {
   audit: AuditLogStore;
   /** Maintenance mode: mutating /api requests get 503 while it is on. */
   maintenance?: MaintenanceMode;
+  /** This replica's door for mutating requests (closed once it acknowledged maintenance). */
+  gate?: RequestGate;
+  /** Backups, restore and maintenance through the API (admin). */
+  admin?: AdminRoutesDeps;
   /** The swarm engine's API (absent in roles without it). */
   swarms?: SwarmRoutesDeps;
   /** Serve /api (false on a worker: health and metrics only). Default true. */
@@ -97,7 +103,8 @@ export function createApp(deps: AppDeps): Express {
     app.use(errorHandler(deps.logger));
     return app;
   }
-  if (deps.maintenance) app.use('/api', maintenanceGuard(deps.maintenance));
+  if (deps.maintenance)
+    app.use('/api', maintenanceGuard(deps.maintenance, deps.gate ? { gate: deps.gate } : {}));
   app.use(
     '/api',
     kit.auth.authenticate,
@@ -109,6 +116,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(keyRoutes(deps.apiKeys, kit));
   app.use(auditRoutes(deps.audit, kit));
+  if (deps.admin) app.use(adminRoutes(deps.admin, kit));
   if (deps.swarms) {
     app.use(agentRoutes(deps.swarms.agents, kit));
     app.use(swarmRoutes(deps.swarms, kit));

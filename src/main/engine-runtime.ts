@@ -45,6 +45,8 @@ export interface EngineRuntime {
   bus: EventBus;
   providers: ProviderRegistry;
   agents: () => ReadonlyMap<string, AgentDefinition>;
+  /** Maintenance was on at start-up: the engine starts halted (the replica agent resumes it). */
+  startedHalted: boolean;
   stop(timeoutMs: number): Promise<void>;
 }
 
@@ -241,11 +243,17 @@ export async function createEngineRuntime(
     webhooks: { transport: createHttpWebhookTransport(), secret: e.webhookSecret },
   });
   let sweep: NodeJS.Timeout | undefined;
+  let startedHalted = false;
   if (deps.runsJobs) {
     queue.start(
       deps.maintenance ? pausedDuring(deps.maintenance, engine.handlers) : engine.handlers,
     );
-    await engine.recover();
+    // Started during maintenance (a restore): nothing is loaded or written until it is over.
+    const m = await deps.maintenance?.fresh().catch(() => undefined);
+    if (m && ('locked' in m || m.enabled)) {
+      await engine.halt();
+      startedHalted = true;
+    } else await engine.recover();
     if (shared) {
       // Redis keeps jobs in memory: after it restarts, this finds the swarms whose jobs it lost.
       sweep = setInterval(() => {
@@ -264,6 +272,7 @@ export async function createEngineRuntime(
     bus,
     providers,
     agents: () => agents,
+    startedHalted,
     async stop(timeoutMs) {
       clearInterval(sweep);
       await queue.stop(timeoutMs);

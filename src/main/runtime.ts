@@ -22,6 +22,9 @@ import {
   createPgSettingsStore,
 } from '../adapters/db/backup-catalog-store.js';
 import { createMaintenanceMode, type MaintenanceMode } from '../ops/maintenance.js';
+import { createRequestGate, type RequestGate } from '../ops/request-gate.js';
+import { createPgReplicaRegistry } from '../adapters/db/replica-registry-store.js';
+import type { ReplicaRegistry } from '../ports/replica-registry.js';
 import { registerBackupMetrics } from '../observability/backup-metrics.js';
 import type { BackupCatalog } from '../ports/backup.js';
 import { PHYSICAL_BACKUP_KINDS } from '../ports/physical-backup.js';
@@ -38,6 +41,9 @@ export interface Runtime {
   apiKeys: ApiKeyService;
   audit: AuditLogStore;
   maintenance: MaintenanceMode;
+  /** This process's door for mutating requests: closed once it acknowledged maintenance. */
+  gate: RequestGate;
+  replicas: ReplicaRegistry;
   backupCatalog: BackupCatalog;
   /** Present for roles that run swarms (not for one-shot CLI commands). */
   engine: EngineRuntime | undefined;
@@ -109,6 +115,8 @@ export async function createRuntime(
       settings: createPgSettingsStore(database.db),
       cacheMs: config.backup.maintenanceCacheMs,
     });
+    const gate = createRequestGate();
+    const replicas = createPgReplicaRegistry(database.db);
     const backupCatalog = createPgBackupCatalog(database.db);
     registerBackupMetrics(metrics.registry, () => backupCatalog.list(), [
       'database',
@@ -148,6 +156,7 @@ export async function createRuntime(
       keys: createPgApiKeyStore(database.db),
       audit,
       onTouchError: (err) => logger.warn({ err }, 'could not record key use'),
+      canTouch: () => !gate.closed,
     });
     return {
       config,
@@ -161,6 +170,8 @@ export async function createRuntime(
       apiKeys,
       audit,
       maintenance,
+      gate,
+      replicas,
       backupCatalog,
       engine,
       async close() {
