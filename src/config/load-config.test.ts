@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './load-config.js';
+import { ConfigError, loadConfig, loadLogConfig } from './load-config.js';
 
 const load = (env: Record<string, string>) => loadConfig(env, '/srv/app');
 
@@ -110,5 +110,21 @@ describe('loadConfig', () => {
     expect(() => load({ PGBACKREST_STANZA: 'cfn' })).toThrow(
       /^Invalid environment variable PGBACKREST_STANZA: requires DATABASE_URL/,
     );
+  });
+});
+
+describe('loadLogConfig', () => {
+  it('reads LOG_DIR and LOG_LEVEL even when another variable is invalid', () => {
+    const env = { PORT: 'abc', LOG_DIR: 'logs', LOG_LEVEL: 'WARN' };
+    expect(() => load(env)).toThrow(ConfigError);
+    expect(loadLogConfig(env, '/srv/app')).toEqual({ level: 'warn', dir: '/srv/app/logs' });
+  });
+
+  it('falls back to the default level when LOG_LEVEL itself is invalid; no LOG_DIR, no file', () => {
+    expect(loadLogConfig({ LOG_LEVEL: 'loud', LOG_DIR: '/var/log/cfn' })).toEqual({
+      level: 'info',
+      dir: '/var/log/cfn',
+    });
+    expect(loadLogConfig({ LOG_DIR: '  ' })).toEqual({ level: 'info', dir: undefined });
   });
 });

@@ -284,3 +284,20 @@ export function loadConfig(
 export function processEnv(): Readonly<Record<string, string | undefined>> {
   return process.env;
 }
+
+/**
+ * LOG_LEVEL and LOG_DIR alone, each read on its own, so a start-up failure caused by another
+ * variable (or by one of these) can still be logged where the operator looks: an invalid
+ * LOG_LEVEL falls back to its default.
+ */
+export function loadLogConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string = process.cwd(),
+): Config['log'] {
+  const level = envSchema.shape.LOG_LEVEL.safeParse(env.LOG_LEVEL);
+  const dir = envSchema.shape.LOG_DIR.safeParse(env.LOG_DIR);
+  return Object.freeze({
+    level: level.success ? level.data : 'info',
+    dir: dir.success && dir.data ? path.resolve(cwd, dir.data) : undefined,
+  });
+}

@@ -1,6 +1,7 @@
 // Runs one agent task: the conversation with its provider (tool rounds included) or a command
-// validator. Every completed LLM call, tool run and command is journaled before it counts, so a
-// task replayed after a crash reuses them instead of paying for them again.
+// validator. Every completed LLM call, tool run and command is journaled the moment it completes
+// (kept in memory until the database has it), so a task replayed after a crash, a failed write or a
+// database outage reuses them instead of paying for them again.
 import { hash as cryptoHash } from 'node:crypto';
 import type { AgentDefinition } from '../domain/agent-definition.js';
 import { resolveModel } from '../domain/model-alias.js';
@@ -14,6 +15,7 @@ import {
 import type { SwarmSpec, TaskSpec, SwarmEvent } from '../domain/cfn/spec.js';
 import { ProviderError, type ChatMessage, type ToolCall } from '../ports/provider.js';
 import type { JournalEntry, SwarmStore } from '../ports/swarm-store.js';
+import type { EffectJournal } from './effect-journal.js';
 import type { Workspace } from '../ports/workspace.js';
 import type {
   AgentCatalog,
@@ -30,8 +32,6 @@ export type TaskOutcome =
       tokens: { input: number; output: number };
       costUsd: number;
       held?: Spent['held'];
-      /** Journal entries of the last call, to be written with the task's outcome. */
-      journal?: JournalEntry[];
     }
   | {
       ok: false;
@@ -42,11 +42,11 @@ export type TaskOutcome =
       tokens: { input: number; output: number };
       costUsd: number;
       held?: Spent['held'];
-      journal?: JournalEntry[];
     };
 
 export interface AgentRunnerDeps {
   store: SwarmStore;
+  journal: EffectJournal;
   agents: AgentCatalog;
   providers: ProviderResolver;
   pricing: (model: string, usage: { inputTokens: number; outputTokens: number }) => number;
@@ -86,6 +86,8 @@ const schemaFor = (phase: TaskSpec['phase']) =>
         ? ([decisionOutput, 'product owner'] as const)
         : ([coordinatorOutput, 'coordinator'] as const);
 
+export type AgentRunner = ReturnType<typeof createAgentRunner>;
+
 export function createAgentRunner(deps: AgentRunnerDeps) {
   async function runCommand(
     swarmId: string,
@@ -94,10 +96,9 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
     workspace: Workspace,
     signal: AbortSignal,
     fresh: boolean,
-    deferred: JournalEntry[],
   ): Promise<TaskOutcome> {
     const key = `${swarmId}/${task.taskId}/command`;
-    let entry = fresh ? undefined : await deps.store.journalGet(key);
+    let entry = await deps.journal.get(key, fresh);
     if (!entry) {
       const started = Date.now();
       const r = await workspace.runCommand(task.command!, {
@@ -118,8 +119,8 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
         costUsd: 0,
         durationMs: Date.now() - started,
       };
-      // Written with the task's outcome (one transaction): nothing else depends on it before.
-      deferred.push(entry);
+      // Durable before the task's outcome (which also carries it): nothing depends on it before.
+      void deps.journal.put(entry);
     }
     const r = entry.response as { exitCode: number | null; output: string; timedOut: boolean };
     const passed = r.exitCode === 0;
@@ -152,7 +153,6 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
     spent: Spent,
     fresh: boolean,
     durable: Promise<void>,
-    deferred: JournalEntry[],
   ): Promise<TaskOutcome> {
     let provider;
     try {
@@ -170,7 +170,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
 
     for (let round = 0; ; round++) {
       const key = `${swarmId}/${task.taskId}/llm/${round}`;
-      let entry: JournalEntry | undefined = fresh ? undefined : await deps.store.journalGet(key);
+      let entry: JournalEntry | undefined = await deps.journal.get(key, fresh);
       if (!entry) {
         if (signal.aborted) throw new TaskFailure('cancelled', false, { cancelled: true });
         const estimateIn = Math.ceil(
@@ -225,14 +225,11 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
             costUsd: cost,
             durationMs: Date.now() - started,
           };
-          const final = !res.toolCalls.length || !tools.length || !workspace;
-          if (final) {
-            // The last call of the conversation is journaled with the task's outcome, in one
-            // transaction; a call followed by tool runs is journaled before them.
-            deferred.push(entry);
-          } else {
+          const written = deps.journal.put(entry);
+          if (res.toolCalls.length && tools.length && workspace) {
+            // Tool runs follow: the call is durable before they run (and after the task's start).
             await durable;
-            await deps.store.journalPut(entry);
+            await written;
           }
           deps.observer?.llmCall?.(provider.name, entry.model ?? model, res.usage, cost);
           if (budgeted) {
@@ -274,7 +271,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
       messages.push({ role: 'assistant', content: response.text, toolCalls: response.toolCalls });
       for (const call of response.toolCalls) {
         const tkey = `${swarmId}/${task.taskId}/tool/${round}/${call.id}`;
-        let tool = fresh ? undefined : await deps.store.journalGet(tkey);
+        let tool = await deps.journal.get(tkey, fresh);
         if (!tool) {
           if (signal.aborted) throw new TaskFailure('cancelled', false, { cancelled: true });
           const started = Date.now();
@@ -295,7 +292,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
             durationMs: Date.now() - started,
           };
           await durable;
-          await deps.store.journalPut(tool);
+          await deps.journal.put(tool);
           const r = result;
           await deps.record(swarmId, [
             {
@@ -340,9 +337,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
       /** Resolves when the task's start is durable: its own writes come after it. */
       durable: Promise<void> = Promise.resolve(),
     ): Promise<TaskOutcome> {
-      const deferred: JournalEntry[] = [];
-      const outcome = await runTask(swarmId, spec, task, signal, headers, fresh, durable, deferred);
-      return deferred.length ? { ...outcome, journal: deferred } : outcome;
+      return runTask(swarmId, spec, task, signal, headers, fresh, durable);
     },
   };
 
@@ -354,7 +349,6 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
     headers: Record<string, string>,
     fresh: boolean,
     durable: Promise<void>,
-    deferred: JournalEntry[],
   ): Promise<TaskOutcome> {
     const zero = { tokens: { input: 0, output: 0 }, costUsd: 0 };
     // What the task spent before it failed still counts (the calls were made and paid for).
@@ -373,7 +367,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
             retryable: false,
             ...zero,
           };
-        return await runCommand(swarmId, spec, task, workspace, signal, fresh, deferred);
+        return await runCommand(swarmId, spec, task, workspace, signal, fresh);
       }
       const definition = task.agent ? deps.agents().get(task.agent) : undefined;
       if (!definition)
@@ -389,7 +383,6 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
         spent,
         fresh,
         durable,
-        deferred,
       );
     } catch (err) {
       if (err instanceof TaskFailure)

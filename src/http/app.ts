@@ -15,6 +15,7 @@ import type { MaintenanceMode } from '../ops/maintenance.js';
 import type { RequestGate } from '../ops/request-gate.js';
 import { apiRateLimit } from './middleware/rate-limit.js';
 import { requestId } from './middleware/request-id.js';
+import { createRouteTable, type Listable } from './route-table.js';
 import { createCacheMiddleware } from './middleware/response-cache.js';
 import type { ResponseCache } from '../ports/response-cache.js';
 import type { Store } from 'express-rate-limit';
@@ -70,7 +71,9 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
 
   app.use(requestId());
-  app.use(httpMetrics(deps.metrics, deps.logger));
+  // Router 2's public listRoutes(); the table is read once every route below is registered.
+  const routes = createRouteTable(() => app.router as unknown as Listable);
+  app.use(httpMetrics(deps.metrics, deps.logger, routes));
   app.use(helmet());
   // Bodies are parsed per route, after authentication: unauthenticated callers cannot make the
   // service parse a body, and parse errors keep their route template in the metrics.

@@ -3,6 +3,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { AppError, type ErrorCode } from '../domain/errors.js';
 import type { Logger } from '../ports/logger.js';
+import { redactUrl } from '../observability/redact.js';
 
 const STATUS: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,
@@ -118,7 +119,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       {
         err,
         method: req.method,
-        url: req.originalUrl.split('?')[0],
+        url: redactUrl(req.originalUrl),
         requestId: res.locals.requestId,
       },
       'unhandled error',

@@ -2,13 +2,20 @@
 // turns failures into one clear line and an exit code. Run by bin.ts.
 import pino from 'pino';
 import type { PgliteOpening } from '../adapters/db/pglite-open.js';
-import { ConfigError, loadConfig, processEnv, type Config } from '../config/load-config.js';
+import {
+  ConfigError,
+  loadConfig,
+  loadLogConfig,
+  processEnv,
+  type Config,
+} from '../config/load-config.js';
 import { createProgram } from '../cli/program.js';
 import { CliError } from '../cli/api-client.js';
 import { AppError } from '../domain/errors.js';
 import { redactQueryParams, redactUrlCredentials } from '../observability/redact.js';
 import { pruneLogs } from '../ops/log-retention.js';
 import { readBuildInfo } from './build-info.js';
+import { exitOnCrash, writeFatal, type FatalContext } from './fatal.js';
 import {
   createBackupTools,
   createPgBackRestTools,
@@ -29,6 +36,17 @@ let cachedConfig: Config | undefined;
 const config = () => (cachedConfig ??= loadConfig(processEnv()));
 let early: EarlyStart = {};
 
+/** Where a FATAL line goes: the configured log settings, or LOG_* alone when the rest is bad. */
+function fatalContext(): FatalContext {
+  let log: Config['log'];
+  try {
+    log = config().log;
+  } catch {
+    log = loadLogConfig(processEnv());
+  }
+  return { log, version: readBuildInfo().version };
+}
+
 async function start(role: Role): Promise<void> {
   const { pgliteOpening } = early;
   early = {};
@@ -39,9 +57,12 @@ async function start(role: Role): Promise<void> {
     // Failed before the runtime took the database (a role check): close it and free the lock.
     await pgliteOpening?.client.then((c) => c.close()).catch(() => {});
     pgliteOpening?.release();
+    // The log pipeline hears of it too; runCli still prints the line on stderr and sets the code.
+    writeFatal(fatalContext(), err, { role }, 'start-up failed');
     throw err;
   }
   const { logger } = running.runtime;
+  exitOnCrash(logger, fatalContext());
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
@@ -59,7 +80,6 @@ async function start(role: Role): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection'));
 }
 
 /** One-shot commands keep stdout for their output (tables, --json): their logs go to stderr. */
@@ -129,6 +149,20 @@ const program = createProgram({
   },
 });
 
+/**
+ * An unknown error as one readable line: the first line of its message (a failed query quotes its
+ * whole SQL) and that of its cause. It may quote SQL parameters or connection strings: scrubbed.
+ */
+function oneLine(err: unknown): string {
+  const first = (e: unknown) => {
+    const line = (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
+    return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+  };
+  const cause = err instanceof Error && err.cause !== undefined ? first(err.cause) : '';
+  const text = cause && !first(err).includes(cause) ? `${first(err)} (${cause})` : first(err);
+  return redactQueryParams(redactUrlCredentials(text));
+}
+
 export async function runCli(prepared: EarlyStart = {}): Promise<void> {
   early = prepared;
   cachedConfig ??= prepared.config;
@@ -142,9 +176,7 @@ export async function runCli(prepared: EarlyStart = {}): Promise<void> {
       process.stderr.write(`cfn: ${err.message}\n`);
       process.exitCode = 1;
     } else {
-      // Unknown errors may quote SQL parameters or connection strings: scrub before printing.
-      const message = err instanceof Error ? err.message : String(err);
-      process.stderr.write(`cfn: ${redactQueryParams(redactUrlCredentials(message))}\n`);
+      process.stderr.write(`cfn: ${oneLine(err)}\n`);
       process.exitCode = 1;
     }
   }

@@ -185,8 +185,8 @@ export async function createEngineRuntime(
   const local = createInprocQueue({
     concurrency,
     logger,
-    // Embedded, every swarm runs here: no `swarm.run` jobs (and no zero queue_depth series for them).
-    jobs: JOB_NAMES.filter((n) => !(shared ? sharedJobs.includes(n) : n === 'swarm.run')),
+    // Embedded, every swarm runs here: its `swarm.run` jobs too.
+    jobs: shared ? JOB_NAMES.filter((n) => !sharedJobs.includes(n)) : JOB_NAMES,
   });
   const queue = shared
     ? createRoutedQueue(
@@ -240,6 +240,7 @@ export async function createEngineRuntime(
     observer,
     workerId: `${os.hostname()}:${process.pid}`,
     shared: Boolean(shared),
+    leaseMs: e.queueLockMs,
     webhooks: { transport: createHttpWebhookTransport(), secret: e.webhookSecret },
   });
   let sweep: NodeJS.Timeout | undefined;
@@ -276,6 +277,7 @@ export async function createEngineRuntime(
     async stop(timeoutMs) {
       clearInterval(sweep);
       await queue.stop(timeoutMs);
+      engine.stop();
       await bus.close();
     },
   };

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pino, { type DestinationStream, type Logger as PinoLogger } from 'pino';
-import { REDACT_PATHS, redactUrlCredentials, scrubObject } from './redact.js';
+import { CENSOR, REDACT_PATHS, scrubObject, scrubString } from './redact.js';
 
 export type AppLogger = PinoLogger;
 
@@ -16,11 +16,16 @@ export interface LoggerOptions {
   dir?: string | undefined;
   /** Replaces stdout (tests capture lines with it). */
   destination?: DestinationStream;
+  /** Write each line before returning (a process about to exit); default asynchronous. */
+  sync?: boolean;
 }
 
 export function createLogger(options: LoggerOptions): AppLogger {
   const streams: pino.StreamEntry[] = [
-    { level: 'trace', stream: options.destination ?? pino.destination({ dest: 1, sync: false }) },
+    {
+      level: 'trace',
+      stream: options.destination ?? pino.destination({ dest: 1, sync: options.sync ?? false }),
+    },
   ];
   if (options.dir) {
     fs.mkdirSync(options.dir, { recursive: true });
@@ -29,7 +34,7 @@ export function createLogger(options: LoggerOptions): AppLogger {
       stream: pino.destination({
         dest: path.join(options.dir, 'app.log'),
         mkdir: true,
-        sync: false,
+        sync: options.sync ?? false,
       }),
     });
   }
@@ -39,19 +44,31 @@ export function createLogger(options: LoggerOptions): AppLogger {
       base: { service: options.service ?? 'claude-flow-novice', version: options.version },
       timestamp: pino.stdTimeFunctions.isoTime,
       messageKey: 'msg',
-      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      redact: { paths: REDACT_PATHS, censor: CENSOR },
       formatters: {
         level: (label) => ({ level: label }),
         log: (obj) => scrubObject(obj) as Record<string, unknown>,
       },
       hooks: {
         logMethod(args, method) {
-          // Scrub credentials from the message string too.
-          const patched = args.map((a) => (typeof a === 'string' ? redactUrlCredentials(a) : a));
+          // Scrub the message string too.
+          const patched = args.map((a) => (typeof a === 'string' ? scrubString(a) : a));
           method.apply(this, patched as Parameters<typeof method>);
         },
       },
     },
     pino.multistream(streams),
   );
+}
+
+/** Writes out what the logger still buffers, before a process.exit() that would drop it. */
+export function flushLogsSync(logger: AppLogger): void {
+  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[
+    pino.symbols.streamSym
+  ];
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // A destination still opening (or a full pipe) cannot be flushed synchronously; skip it.
+  }
 }

@@ -1,5 +1,5 @@
-// The service's dedicated prom-client registry: default process metrics, HTTP RED metrics, system
-// usage, build info and the security counters (auth failures, rate-limited requests, audit events).
+// The service's dedicated prom-client registry: default process metrics, HTTP RED metrics, the
+// long-lived responses (event streams) kept apart from them, system usage, build info and the security counters (auth failures, rate-limited requests, audit events).
 // Names follow the operations guide; labels stay bounded.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createCpuUsageMeter, diskUsagePercent, memoryUsagePercent } from './system-usage.js';
@@ -15,6 +15,10 @@ export interface Metrics {
   readonly registry: Registry;
   readonly httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>;
   readonly httpRequestsTotal: Counter<'method' | 'route' | 'status_code'>;
+  /** How long event streams stayed open; never in httpRequestDuration (it would skew p95). */
+  readonly httpStreamDuration: Histogram<'route'>;
+  /** Adds a source of the event streams open now, read at scrape time (http_streams_active). */
+  countOpenStreams(source: () => number): void;
   readonly authFailuresTotal: Counter<'reason'>;
   readonly rateLimitedRequestsTotal: Counter<'caller'>;
   readonly auditEventsTotal: Counter<'action'>;
@@ -42,6 +46,22 @@ export function createMetrics(options: MetricsOptions): Metrics {
     help: 'HTTP requests answered, by method, route template and status code',
     labelNames: ['method', 'route', 'status_code'] as const,
     registers: [registry],
+  });
+  const httpStreamDuration = new Histogram({
+    name: 'http_stream_duration_seconds',
+    help: 'How long long-lived responses (server-sent event streams) stayed open, by route template',
+    labelNames: ['route'] as const,
+    buckets: [1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 14_400],
+    registers: [registry],
+  });
+  const openStreamSources: Array<() => number> = [];
+  new Gauge({
+    name: 'http_streams_active',
+    help: 'Long-lived responses (server-sent event streams) open now',
+    registers: [registry],
+    collect() {
+      this.set(openStreamSources.reduce((sum, source) => sum + source(), 0));
+    },
   });
   const authFailuresTotal = new Counter({
     name: 'auth_failures_total',
@@ -126,6 +146,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registry,
     httpRequestDuration,
     httpRequestsTotal,
+    httpStreamDuration,
+    countOpenStreams: (source) => void openStreamSources.push(source),
     authFailuresTotal,
     rateLimitedRequestsTotal,
     auditEventsTotal,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { createLogger } from './logger.js';
-import { redactUrlCredentials, scrubObject } from './redact.js';
+import fc from 'fast-check';
+import { redactQueryValues, redactUrl, redactUrlCredentials, scrubObject } from './redact.js';
 
 describe('redactUrlCredentials', () => {
   it('hides passwords inside URLs and keeps the rest', () => {
@@ -70,5 +71,61 @@ describe('error serialization', () => {
       'Failed query: insert into "api_keys" values ($1)\nparams: [REDACTED]',
     );
     expect(JSON.stringify(out)).not.toContain('9f86d081884c7d65');
+  });
+});
+
+describe('query parameter values', () => {
+  it('keeps the path and the parameter names of a URL, never a value', () => {
+    expect(redactUrl('/api/swarms?cursor=SECRET&token=SECRET2')).toBe(
+      '/api/swarms?cursor=[REDACTED]&token=[REDACTED]',
+    );
+    expect(redactUrl('/api/swarms')).toBe('/api/swarms');
+    expect(redactUrl('/api/swarms?')).toBe('/api/swarms');
+    // Malformed: bare values, odd names, broken escapes, a fragment, absolute form with credentials.
+    expect(redactUrl('/x?SECRET&=SECRET2&a%ZZ=SECRET3&&b=1=2#SECRET4')).toBe(
+      '/x?[REDACTED]&[REDACTED]&a%ZZ=[REDACTED]&b=[REDACTED]',
+    );
+    expect(redactUrl('http://u:pw@host/x?token=SECRET')).toBe(
+      'http://u:[REDACTED]@host/x?token=[REDACTED]',
+    );
+    expect(redactUrl(`/${'a'.repeat(5000)}`)).toHaveLength(1025);
+  });
+
+  it('never lets a value through, for any query (property)', () => {
+    const name = fc.stringMatching(/^[a-z_]{1,10}$/);
+    const value = fc.stringMatching(/^[A-Za-z0-9%+.~-]{0,12}$/).map((v) => `SECRET${v}`);
+    const part = fc.oneof(
+      fc.tuple(name, value).map(([n, v]) => `${n}=${v}`),
+      value,
+      value.map((v) => `=${v}`),
+    );
+    fc.assert(
+      fc.property(fc.array(part, { maxLength: 6 }), fc.constantFrom('&', ';'), (parts, sep) => {
+        const url = `/api/swarms?${parts.join(sep)}`;
+        expect(redactUrl(url)).not.toContain('SECRET');
+        expect(redactQueryValues(`failed GET ${url} (cache:${url})`)).not.toContain('SECRET');
+      }),
+    );
+  });
+
+  it('scrubs values from URLs inside any logged string, and drops request bodies from errors', () => {
+    let text = '';
+    const sink = new Writable({ write: (c: Buffer, _e, cb) => ((text += c.toString()), cb()) });
+    const log = createLogger({ level: 'info', version: '1', destination: sink });
+    // ioredis puts the command (the cache key holds the URL) on its reply errors.
+    const replyError = Object.assign(new Error('ERR something'), {
+      command: { name: 'get', args: ['cfn:cache:/api/agents?cursor=SECRET1&token=SECRET2'] },
+    });
+    // body-parser puts the raw body on its errors.
+    const parseError = Object.assign(new Error('Unexpected token'), {
+      type: 'entity.parse.failed',
+      body: '{"password":"SECRET3"',
+    });
+    log.warn({ err: replyError }, 'response cache unavailable; serving without it');
+    log.error({ err: parseError }, 'request to https://api.example.test/v1/x?key=SECRET4 failed');
+    for (const secret of ['SECRET1', 'SECRET2', 'SECRET3', 'SECRET4'])
+      expect(text).not.toContain(secret);
+    expect(text).toContain('/api/agents?cursor=[REDACTED]&token=[REDACTED]');
+    expect(text).toContain('Unexpected token');
   });
 });

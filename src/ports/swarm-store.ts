@@ -43,6 +43,31 @@ export class ConcurrentAppendError extends Error {
   }
 }
 
+/**
+ * The append was made under a lease that is no longer the swarm's (another process claimed it, or
+ * a restore cleared it): this process must stop working on the swarm.
+ */
+export class FencedAppendError extends Error {
+  constructor(readonly swarmId: string) {
+    super(`swarm ${swarmId}: this process no longer holds its lease`);
+    this.name = 'FencedAppendError';
+  }
+}
+
+/** The database refused the values themselves (not the connection): retrying cannot help. */
+export class UnstorableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnstorableError';
+  }
+}
+
+/** The right to be a swarm's only writer: appends made under it carry it, and are fenced by it. */
+export interface Lease {
+  epoch: number;
+  owner: string;
+}
+
 export interface JournalEntry {
   key: string;
   swarmId: string;
@@ -109,19 +134,43 @@ export interface SwarmStore {
     spec: SwarmSpec;
     createdBy: string | null;
     requestId: string | null;
+    /** The creating process runs the swarm: it holds the lease (epoch 1) from the start. */
+    lease?: { owner: string; ttlMs: number };
   }): Promise<StoredEvent>;
   /**
    * Appends events after `expectedSeq` and updates the projections from `state` (the fold after
    * these events), atomically, with `journal` entries in the same transaction. Throws
-   * ConcurrentAppendError when the log moved on. Concurrent appends may share one transaction.
+   * ConcurrentAppendError when the log moved on, FencedAppendError when `lease` is no longer the
+   * swarm's (appends without one are facts from the API: cancellations, decisions) and
+   * UnstorableError when the values cannot be stored. Concurrent appends may share one transaction.
    */
   append(
     swarmId: string,
     expectedSeq: number,
     events: SwarmEvent[],
     state: SwarmState,
-    options?: { requestId?: string | null; journal?: JournalEntry[] },
+    options?: { requestId?: string | null; journal?: JournalEntry[]; lease?: Lease },
   ): Promise<void>;
+
+  /**
+   * Takes the swarm's lease for `owner` with a new epoch when it is free, expired or already
+   * `owner`'s (`force`: whatever its state; only for the profile where one process can open the
+   * database). Otherwise says until when it is held. Undefined: no such swarm.
+   */
+  claimLease(
+    swarmId: string,
+    owner: string,
+    ttlMs: number,
+    force: boolean,
+  ): Promise<{ lease: Lease } | { heldUntil: Date } | undefined>;
+  /** Extends these leases of `owner`; returns the swarms whose lease it still held. */
+  renewLeases(
+    owner: string,
+    leases: ReadonlyArray<{ swarmId: string; epoch: number }>,
+    ttlMs: number,
+  ): Promise<string[]>;
+  /** Gives the lease up (a no-op when it is no longer this one). */
+  releaseLease(swarmId: string, lease: Lease): Promise<void>;
   events(swarmId: string, afterSeq?: number, limit?: number): Promise<StoredEvent[]>;
   get(id: string): Promise<SwarmRecord | undefined>;
   list(query: SwarmListQuery): Promise<{ items: SwarmRecord[]; nextCursor: string | null }>;

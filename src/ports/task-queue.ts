@@ -18,6 +18,20 @@ export interface JobPayloads {
 
 export type JobName = keyof JobPayloads;
 
+/**
+ * Thrown by a handler that cannot do its job yet (the swarm's lease is held elsewhere, or the
+ * database is away): the queue runs the job again after `delayMs`, without counting an attempt.
+ */
+export class JobDeferredError extends Error {
+  constructor(
+    readonly delayMs: number,
+    reason: string,
+  ) {
+    super(reason);
+    this.name = 'JobDeferredError';
+  }
+}
+
 export interface JobInfo {
   /**
    * This job ran before and did not finish: its handler threw, or the worker holding it died

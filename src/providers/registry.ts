@@ -6,6 +6,7 @@ import { ValidationError } from '../domain/errors.js';
 import type { Logger } from '../ports/logger.js';
 import type { Provider } from '../ports/provider.js';
 import { createAnthropicProvider } from './anthropic-provider.js';
+import { withCallLog } from './call-log.js';
 import { createCliProvider } from './cli-provider.js';
 import { createOpenAiProvider } from './openai-provider.js';
 
@@ -113,7 +114,18 @@ export interface ProviderDeps {
   fetch?: typeof globalThis.fetch | undefined;
 }
 
+/** The provider of `config`, logging each call when a logger is given (src/providers/call-log.ts). */
 export function createProvider(config: ProviderConfig, deps: ProviderDeps = {}): Provider {
+  const provider = createBareProvider(config, deps);
+  if (!deps.logger) return provider;
+  return withCallLog(
+    provider,
+    deps.logger,
+    'apiKey' in config && config.apiKey ? [config.apiKey] : [],
+  );
+}
+
+function createBareProvider(config: ProviderConfig, deps: ProviderDeps): Provider {
   switch (config.kind) {
     case 'anthropic':
       return createAnthropicProvider({

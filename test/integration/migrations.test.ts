@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/adapters/db/database.js';
 import { MIGRATIONS_FOLDER, migrateDatabase } from '../../src/adapters/db/migrate.js';
@@ -74,6 +76,54 @@ describe('migrations', () => {
     expect(await migrateDatabase(db)).toMatchObject({ applied: 0, total: MIGRATIONS });
     await db.close();
     expect(await tablesOf(t.url)).toEqual(TABLES);
+  });
+
+  it('upgrade a log that holds two outcomes of one task (written before 0003) without rewriting it', async () => {
+    const t = await pgDatabase();
+    // The migrations up to 0002, as an older release applied them.
+    const old = fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-mig-old-'));
+    cleanups.push(() => fs.rmSync(old, { recursive: true, force: true }));
+    fs.cpSync(MIGRATIONS_FOLDER, old, { recursive: true });
+    const journal = JSON.parse(
+      fs.readFileSync(path.join(old, 'meta', '_journal.json'), 'utf8'),
+    ) as {
+      entries: Array<{ tag: string }>;
+    };
+    journal.entries = journal.entries.filter((e) => e.tag < '0003');
+    fs.writeFileSync(path.join(old, 'meta', '_journal.json'), JSON.stringify(journal));
+    const pool = new pg.Pool({ connectionString: t.url });
+    await migrate(drizzle(pool), { migrationsFolder: old });
+    const id = '6f1d2c3b-0000-4000-8000-000000000001';
+    const outcome = (type: string) =>
+      JSON.stringify({
+        type,
+        taskId: 'i1.implement.0.a1',
+        tokens: { input: 1, output: 1 },
+        costUsd: 0,
+      });
+    await pool.query(
+      `insert into events (swarm_id, seq, type, data) values
+         ($1, 1, 'swarm.created', '{"type":"swarm.created"}'),
+         ($1, 2, 'task.succeeded', $2), ($1, 3, 'task.succeeded', $2), ($1, 4, 'task.failed', $3)`,
+      [id, outcome('task.succeeded'), outcome('task.failed')],
+    );
+    await pool.end();
+    const db = await openDatabase({ url: t.url, dataDir: 'unused', logger });
+    expect(await migrateDatabase(db)).toMatchObject({ total: MIGRATIONS });
+    await db.close();
+    const c = new pg.Client({ connectionString: t.url });
+    await c.connect();
+    const rows = await c.query<{ seq: number; type: string; t: string }>(
+      `select seq, type, data->>'type' as t from events where swarm_id = $1 order by seq`,
+      [id],
+    );
+    await c.end();
+    expect(rows.rows).toEqual([
+      { seq: 1, type: 'swarm.created', t: 'swarm.created' },
+      { seq: 2, type: 'task.succeeded', t: 'task.succeeded' },
+      { seq: 3, type: 'task.outcome.repeated', t: 'task.succeeded' },
+      { seq: 4, type: 'task.outcome.repeated', t: 'task.failed' },
+    ]);
   });
 
   it('are safe when several processes migrate one PostgreSQL database at once', async () => {

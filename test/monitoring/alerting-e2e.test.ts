@@ -97,6 +97,11 @@ async function runSwarm(objective: string): Promise<void> {
   });
   expect(res.status).toBe(202);
   const { id } = (await res.json()) as { id: string };
+  // Followed as a client does, over its event stream (ended by the service once the swarm is):
+  // the stream panels read what it leaves in http_stream_duration_seconds.
+  const events = await api(`/api/swarms/${id}/events`, { signal: AbortSignal.timeout(60_000) });
+  expect(events.status).toBe(200);
+  expect(await events.text()).toContain('event: swarm.completed');
   await eventually(`swarm ${id} completed`, async () => {
     const s = (await (await api(`/api/swarms/${id}`)).json()) as { status: string };
     return s.status === 'completed';

@@ -2,8 +2,7 @@
 // the real database probe (and /metrics keeps answering while the database is away), and the
 // security counters move exactly where 429s and audit writes happen.
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../support/services.js';
-import { startTcpProxy } from '../support/tcp-proxy.js';
+import { createProxiedTestDatabase } from '../support/tcp-proxy.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -29,14 +28,10 @@ async function eventually(fn: () => Promise<boolean>, timeoutMs = 20_000): Promi
 
 describe('dependency_up', () => {
   it('is 1 while PostgreSQL answers, 0 while it is cut (with /metrics still 200), 1 again after', async () => {
-    const db = await createTestDatabase();
-    cleanups.push(() => db.drop());
-    const u = new URL(db.url);
-    const proxy = await startTcpProxy(u.hostname, Number(u.port || 5432));
-    cleanups.push(() => proxy.close());
-    u.port = String(proxy.port);
+    const { url, proxy, close } = await createProxiedTestDatabase();
+    cleanups.push(close);
     const s = await startTestServer({
-      DATABASE_URL: u.toString(),
+      DATABASE_URL: url,
       HEALTH_CHECK_TIMEOUT_MS: '500',
       DATABASE_CONNECT_TIMEOUT_MS: '500',
     });

@@ -92,6 +92,8 @@ describe('dashboards', () => {
       'job:http_requests:rate5m',
       'job:http_request_error_ratio:rate5m',
       'job:http_request_duration_seconds:p95_5m',
+      'job:http_streams_active:sum',
+      'http_stream_duration_seconds_count',
     ])
       expect(app, m).toContain(m);
   });

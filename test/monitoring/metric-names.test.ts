@@ -114,6 +114,8 @@ describe('metrics used by the rules and dashboards', () => {
     for (const name of [
       'http_requests_total',
       'http_request_duration_seconds_bucket',
+      'http_stream_duration_seconds_bucket',
+      'http_streams_active',
       'dependency_up',
       'auth_failures_total',
       'rate_limited_requests_total',

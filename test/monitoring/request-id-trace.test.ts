@@ -5,22 +5,15 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   agentOf,
-  implementer,
+  hangingOn,
   startSwarmHarness,
-  validator,
   type SwarmHarness,
 } from '../support/swarm-harness.js';
 
 let h: SwarmHarness;
 beforeAll(async () => {
   h = await startSwarmHarness();
-  h.llm.setResponder((req) =>
-    req.messages.some((m) => m.content.includes('held objective'))
-      ? { hang: true }
-      : agentOf(req) === 'val-a'
-        ? validator(0.95)
-        : implementer(0.9),
-  );
+  h.llm.setResponder(hangingOn('held objective'));
 });
 afterAll(async () => {
   await h?.stop();

@@ -5,7 +5,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { DEPLOY, REPO, loadRules, ruleFiles, run } from '../support/monitoring-stack.js';
+import {
+  DEPLOY,
+  REPO,
+  loadRules,
+  metricNamesIn,
+  ruleFiles,
+  run,
+} from '../support/monitoring-stack.js';
 
 const PROM = path.join(DEPLOY, 'prometheus');
 const AM_CONFIG = path.join(DEPLOY, 'alertmanager', 'alertmanager.yml');
@@ -153,9 +160,42 @@ describe('Prometheus', () => {
         'job:http_requests:rate5m',
         'job:http_request_error_ratio:rate5m',
         'job:http_request_duration_seconds:p95_5m',
+        'job:http_streams_active:sum',
         'job:agent_success_rate:avg',
       ]),
     );
+  });
+
+  it('keeps event streams out of request latency: p95 reads http_request_duration_seconds only', () => {
+    const p95 = loadRules().find((r) => r.record === 'job:http_request_duration_seconds:p95_5m')!;
+    expect(metricNamesIn(p95.expr)).toEqual(['http_request_duration_seconds_bucket']);
+    for (const rule of loadRules())
+      expect(metricNamesIn(rule.expr), rule.alert ?? rule.record).not.toContain(
+        'http_stream_duration_seconds_bucket',
+      );
+  });
+
+  it('has promtool tests proving the error ratio reads 0, not "no data", when nothing failed', () => {
+    // The runs themselves are in the promtool test above; this checks they are there to run.
+    const doc = YAML.parse(
+      fs.readFileSync(path.join(PROM, 'tests', 'recording.test.yml'), 'utf8'),
+    ) as {
+      tests: Array<{
+        input_series: Array<{ series: string }>;
+        promql_expr_test?: Array<{ expr: string; exp_samples: Array<{ value: number }> }>;
+      }>;
+    };
+    const zeroes = doc.tests.filter(
+      (t) =>
+        !t.input_series.some((s) => /status_code="5\d\d"/.test(s.series)) &&
+        (t.promql_expr_test ?? []).some(
+          (e) =>
+            e.expr === 'job:http_request_error_ratio:rate5m' &&
+            e.exp_samples.length === 1 &&
+            e.exp_samples[0]!.value === 0,
+        ),
+    );
+    expect(zeroes.length).toBeGreaterThanOrEqual(2);
   });
 });
 

@@ -3,7 +3,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startFakeLlm, type FakeLlm, type FakeReply, type FakeRequest } from './fake-llm.js';
+import {
+  startFakeLlm,
+  type FakeLlm,
+  type FakeReply,
+  type FakeRequest,
+  type FakeResponder,
+} from './fake-llm.js';
 import { startTestServer, type TestServer } from './test-server.js';
 
 export const TEST_AGENTS: Record<string, { role: string; provider?: string }> = {
@@ -40,6 +46,16 @@ export const implementer = (confidence: number, summary = 'implemented'): FakeRe
 export const validator = (score: number, feedback = 'looks fine'): FakeReply => ({
   text: `Review.\n{"score": ${score}, "approve": ${score >= 0.9}, "feedback": "${feedback}"}`,
 });
+/** Scripted implementer and validator answers; a request whose messages hold `marker` hangs. */
+export function hangingOn(marker: string): FakeResponder {
+  return (req) =>
+    req.messages.some((m) => m.content.includes(marker))
+      ? { hang: true }
+      : agentOf(req) === 'val-a'
+        ? validator(0.95)
+        : implementer(0.9);
+}
+
 export const decision = (d: 'PROCEED' | 'ITERATE' | 'ABORT', rationale = 'because'): FakeReply => ({
   text: `{"decision": "${d}", "rationale": "${rationale}"}`,
 });

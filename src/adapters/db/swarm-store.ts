@@ -12,6 +12,7 @@ import {
   type TaskRecord,
 } from '../../ports/swarm-store.js';
 import { queryRows, rawQueryOf, type Db } from './database.js';
+import { escapeObject, storableJson, storableText, unescapeObject } from './json-codec.js';
 import { createSwarmWriteBatch } from './swarm-write-batch.js';
 import {
   agentCalls,
@@ -33,7 +34,7 @@ function toRecord(r: SwarmRow): SwarmRecord {
     strategy: r.strategy,
     mode: r.mode,
     status: r.status as SwarmStatus,
-    spec: r.spec as unknown as SwarmRecord['spec'],
+    spec: unescapeObject(r.spec) as unknown as SwarmRecord['spec'],
     iteration: r.iteration,
     decision: r.decision,
     reason: r.reason,
@@ -54,7 +55,7 @@ function toStored(r: EventRow): StoredEvent {
     swarmId: r.swarmId,
     seq: r.seq,
     type: r.type as SwarmEvent['type'],
-    data: r.data as unknown as SwarmEvent,
+    data: unescapeObject(r.data) as unknown as SwarmEvent,
     at: r.at,
   };
 }
@@ -62,8 +63,10 @@ function toStored(r: EventRow): StoredEvent {
 const CREATE_SQL = `
 with sw as (
   insert into swarms (id, objective, strategy, mode, status, spec, last_seq, budget_max_tokens,
-                      budget_max_usd, created_by, request_id)
-  values ($1, $2, $3, $4, 'queued', $5::jsonb, 1, $6, $7, $8, $9)
+                      budget_max_usd, created_by, request_id, lease_epoch, lease_owner,
+                      lease_expires_at)
+  values ($1, $2, $3, $4, 'queued', $5::jsonb, 1, $6, $7, $8, $9, case when $11::text is null then 0 else 1 end,
+          $11::text, now() + $12::float8 * interval '1 millisecond')
   returning id)
 insert into events (swarm_id, seq, type, data, request_id)
 select id, 1, 'swarm.created', $10::jsonb, $9 from sw
@@ -81,20 +84,22 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
   const raw = rawQueryOf(db);
   const writes = createSwarmWriteBatch(raw);
   return {
-    async create({ id, spec, createdBy, requestId }) {
+    async create({ id, spec, createdBy, requestId, lease }) {
       const event: SwarmEvent = { type: 'swarm.created', spec };
       // One statement (one round trip, one transaction): the swarm row and its first event.
       const { rows } = await raw('cfn_swarm_create', CREATE_SQL, [
         id,
-        spec.objective,
+        storableText(spec.objective),
         spec.strategy,
         spec.mode,
-        JSON.stringify(spec),
+        JSON.stringify(escapeObject(spec)),
         spec.budget?.maxTokens ?? null,
         spec.budget?.maxCostUsd ?? null,
         createdBy,
         requestId,
-        JSON.stringify(event),
+        JSON.stringify(escapeObject(event)),
+        lease?.owner ?? null,
+        lease?.ttlMs ?? null,
       ]);
       const at = (rows[0] as { at: Date | string }).at;
       return { swarmId: id, seq: 1, type: event.type, data: event, at: new Date(at) };
@@ -110,7 +115,54 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
         state,
         options.requestId ?? null,
         options.journal ?? [],
+        options.lease,
       );
+    },
+
+    async claimLease(swarmId, owner, ttlMs, force) {
+      const { rows } = await raw(
+        'cfn_lease_claim',
+        `update swarms set lease_epoch = lease_epoch + 1, lease_owner = $2,
+                lease_expires_at = now() + $3::float8 * interval '1 millisecond'
+         where id = $1 and ($4::boolean or lease_owner is null or lease_owner = $2
+                            or lease_expires_at is null or lease_expires_at < now())
+         returning lease_epoch`,
+        [swarmId, owner, ttlMs, force],
+      );
+      const claimed = rows[0] as { lease_epoch: number } | undefined;
+      if (claimed) return { lease: { epoch: Number(claimed.lease_epoch), owner } };
+      const [held] = await db
+        .select({ until: swarms.leaseExpiresAt })
+        .from(swarms)
+        .where(eq(swarms.id, swarmId));
+      if (!held) return undefined;
+      return { heldUntil: held.until ?? new Date() };
+    },
+
+    async renewLeases(owner, leases, ttlMs) {
+      if (!leases.length) return [];
+      const { rows } = await raw(
+        'cfn_lease_renew',
+        `update swarms w set lease_expires_at = now() + $3::float8 * interval '1 millisecond'
+         from jsonb_to_recordset($2::jsonb) as x(s uuid, e int)
+         where w.id = x.s and w.lease_epoch = x.e and w.lease_owner = $1
+         returning w.id`,
+        [owner, JSON.stringify(leases.map((l) => ({ s: l.swarmId, e: l.epoch }))), ttlMs],
+      );
+      return rows.map((r) => String((r as { id: string }).id));
+    },
+
+    async releaseLease(swarmId, lease) {
+      await db
+        .update(swarms)
+        .set({ leaseOwner: null, leaseExpiresAt: null })
+        .where(
+          and(
+            eq(swarms.id, swarmId),
+            eq(swarms.leaseEpoch, lease.epoch),
+            eq(swarms.leaseOwner, lease.owner),
+          ),
+        );
     },
 
     async events(swarmId, afterSeq = 0, limit = 10_000) {
@@ -165,7 +217,7 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
         attempt: r.attempt,
         agent: r.agent,
         status: r.status,
-        output: r.output,
+        output: r.output && unescapeObject(r.output),
         error: r.error,
         inputTokens: r.inputTokens,
         outputTokens: r.outputTokens,
@@ -253,7 +305,7 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
         taskId: r.taskId,
         kind: r.kind as JournalEntry['kind'],
         requestHash: r.requestHash,
-        response: r.response,
+        response: unescapeObject(r.response),
         provider: r.provider,
         model: r.model,
         inputTokens: r.inputTokens,
@@ -268,10 +320,10 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
     async saveSnapshot(swarmId, iteration, files) {
       await db
         .insert(swarmIterations)
-        .values({ swarmId, iteration, feedback: [], snapshot: files })
+        .values({ swarmId, iteration, feedback: [], snapshot: storableJson(files) })
         .onConflictDoUpdate({
           target: [swarmIterations.swarmId, swarmIterations.iteration],
-          set: { snapshot: files },
+          set: { snapshot: storableJson(files) },
         });
     },
 
@@ -284,7 +336,14 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
     },
 
     async addPlaybookEntry(entry) {
-      await db.insert(playbookEntries).values(entry).onConflictDoNothing();
+      await db
+        .insert(playbookEntries)
+        .values({
+          ...entry,
+          objective: storableText(entry.objective),
+          lessons: storableText(entry.lessons),
+        })
+        .onConflictDoNothing();
     },
 
     async searchPlaybook(objective, limit) {
@@ -303,7 +362,7 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
                         then ts_rank(to_tsvector('english', e.objective), qa)
                         else ts_rank(to_tsvector('english', e.objective), qo) end as rank
             from playbook_entries e,
-                 websearch_to_tsquery('english', ${objective}) qa,
+                 websearch_to_tsquery('english', ${storableText(objective)}) qa,
                  to_tsquery('english', ${words.join(' | ')}) qo
             where to_tsvector('english', e.objective) @@ qa
                or to_tsvector('english', e.objective) @@ qo
@@ -349,7 +408,7 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
     },
 
     async recordWebhookDelivery(d) {
-      await db.insert(webhookDeliveries).values(d);
+      await db.insert(webhookDeliveries).values({ ...d, error: storableText(d.error) });
     },
   };
 }

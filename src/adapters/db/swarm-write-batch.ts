@@ -2,11 +2,19 @@
 // are in flight are written together by the next one, as ONE statement — events, the projections of
 // the tasks, iterations and swarms they touch, and journal rows — so a batch is one round trip and
 // one transaction whatever its size. Two statements may be in flight (one commits while the next
-// executes), never two of one swarm. Nothing resolves before its batch has committed.
+// executes), never two of one swarm. Nothing resolves before its batch has committed. An append made
+// under a lease is fenced: the statement fails when the lease is no longer the swarm's.
 import type { SwarmEvent } from '../../domain/cfn/spec.js';
 import { findTask, type SwarmState, type TaskState } from '../../domain/cfn/state.js';
-import { ConcurrentAppendError, type JournalEntry } from '../../ports/swarm-store.js';
+import {
+  ConcurrentAppendError,
+  FencedAppendError,
+  UnstorableError,
+  type JournalEntry,
+  type Lease,
+} from '../../ports/swarm-store.js';
 import type { RawQuery } from './database.js';
+import { escapeObject, mayNeedEscaping, storableJson, storableText } from './json-codec.js';
 
 interface EventRow {
   s: string;
@@ -85,6 +93,8 @@ interface Item {
   conflict?: () => Error;
   /** Set for appends: the fold the append was made on (the caller's state object). */
   basis?: SwarmState;
+  /** Set for appends made under a lease: the statement fails unless it is still the swarm's. */
+  lease?: Lease;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -92,7 +102,8 @@ interface Item {
 const BATCH_SQL = `
 with
 evin as materialized (
-  select * from jsonb_to_recordset($1::jsonb) as x(s uuid, q int, t text, d jsonb, r text)),
+  select * from jsonb_to_recordset($1::jsonb) as x(s uuid, q int, t text, d jsonb, r text)
+  where cfn_assert_leases($6::jsonb)),
 ev as (
   insert into events (swarm_id, seq, type, data, request_id)
   select s, q, t, d, r from evin
@@ -146,12 +157,25 @@ jr as (
   returning 1)
 select (select count(*) from ev)::int as events`;
 
-function isUniqueViolation(err: unknown): boolean {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === '23505') return true;
+function sqlState(err: unknown): string | undefined {
+  for (
+    let e: unknown = err, depth = 0;
+    e && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
   }
-  return false;
+  return undefined;
 }
+const isUniqueViolation = (err: unknown) => sqlState(err) === '23505';
+/** Raised by cfn_assert_leases (migration 0003). */
+const isFenced = (err: unknown) => sqlState(err) === 'CF409';
+/** Class 22, data exception: the values themselves were refused. */
+const isDataException = (err: unknown) => sqlState(err)?.startsWith('22') ?? false;
+/** Errors that belong to one item of a batch: written alone, only that one fails. */
+const isItemError = (err: unknown) =>
+  isUniqueViolation(err) || isFenced(err) || isDataException(err);
 
 function taskRow(
   swarmId: string,
@@ -280,6 +304,7 @@ export interface SwarmWriteBatch {
     state: SwarmState,
     requestId: string | null,
     journal: JournalEntry[],
+    lease?: Lease,
   ): Promise<void>;
   journal(entry: JournalEntry): Promise<void>;
 }
@@ -314,10 +339,12 @@ export function createSwarmWriteBatch(
     const iterations = new Map<string, IterationRow>();
     const swarms = new Map<string, SwarmRow>();
     const events: EventRow[] = [];
-    const journal: JournalRow[] = [];
+    const journal = new Map<string, JournalRow>();
+    const leases: Array<{ s: string; e: number; o: string }> = [];
     for (const it of items) {
       events.push(...it.events);
-      journal.push(...it.journal);
+      for (const j of it.journal) journal.set(j.k, j);
+      if (it.lease) leases.push({ s: it.swarmId, e: it.lease.epoch, o: it.lease.owner });
       for (const t of it.tasks) {
         const key = `${t.s}/${t.id}`;
         const prev = tasks.get(key);
@@ -336,13 +363,47 @@ export function createSwarmWriteBatch(
       for (const r of it.iterations) iterations.set(`${r.s}/${r.n}`, r);
       if (it.swarm) swarms.set(it.swarm.id, it.swarm);
     }
-    await query('cfn_swarm_write_batch', BATCH_SQL, [
+    const params = [
       JSON.stringify(events),
       JSON.stringify([...tasks.values()]),
       JSON.stringify([...iterations.values()]),
       JSON.stringify([...swarms.values()]),
-      JSON.stringify(journal),
-    ]);
+      JSON.stringify([...journal.values()]),
+    ];
+    // Model output may hold what PostgreSQL refuses (NUL, unpaired surrogates): rare, so looked
+    // for in the serialised text first and only then escaped row by row.
+    if (params.some(mayNeedEscaping)) {
+      params[0] = JSON.stringify(events.map((e) => ({ ...e, d: escapeObject(e.d) })));
+      params[1] = JSON.stringify(
+        [...tasks.values()].map((t) => ({
+          ...t,
+          out: t.out && escapeObject(t.out),
+          err: storableText(t.err),
+        })),
+      );
+      params[2] = JSON.stringify([...iterations.values()].map((r) => storableJson(r)));
+      params[3] = JSON.stringify(
+        [...swarms.values()].map((r) => ({ ...r, rs: storableText(r.rs) })),
+      );
+      params[4] = JSON.stringify(
+        [...journal.values()].map((j) => ({
+          ...storableJson({ ...j, resp: {} }),
+          resp: escapeObject(j.resp),
+        })),
+      );
+    }
+    await query('cfn_swarm_write_batch', BATCH_SQL, [...params, JSON.stringify(leases)]);
+  }
+
+  /** What a failed write means for one item of it. */
+  function itemError(it: Item, err: unknown): unknown {
+    if (isUniqueViolation(err) && it.conflict) return it.conflict();
+    if (isFenced(err)) return new FencedAppendError(it.swarmId);
+    if (isDataException(err))
+      return new UnstorableError(`the database refused a value: ${(err as Error).message}`, {
+        cause: err,
+      });
+    return err;
   }
 
   /** The next statement's items: the oldest waiting ones of swarms with nothing in flight. */
@@ -379,14 +440,15 @@ export function createSwarmWriteBatch(
     const fail = (it: Item, err: unknown) => {
       if (it.basis) failedBases.add(it.basis);
       failures = true;
-      it.reject(isUniqueViolation(err) && it.conflict ? it.conflict() : err);
+      it.reject(itemError(it, err));
     };
     try {
       await write(batch);
       for (const it of batch) it.resolve();
     } catch (err) {
-      if (batch.length > 1 && isUniqueViolation(err)) {
-        // One append lost a race for its sequence numbers: write them one by one to find it.
+      if (batch.length > 1 && isItemError(err)) {
+        // One item lost a race for its sequence numbers, was fenced or holds a value the database
+        // refuses: write them one by one to find it.
         for (const it of batch) {
           if (builtOnFailure(it)) {
             it.reject(it.conflict!());
@@ -433,12 +495,13 @@ export function createSwarmWriteBatch(
   }
 
   return {
-    append(swarmId, expectedSeq, events, state, requestId, journal) {
+    append(swarmId, expectedSeq, events, state, requestId, journal, lease) {
       if (failedBases.has(state))
         return Promise.reject(new ConcurrentAppendError(swarmId, expectedSeq));
       return submit({
         basis: state,
         swarmId,
+        ...(lease ? { lease } : {}),
         ...appendRows(swarmId, expectedSeq, events, state, requestId),
         journal: journal.map(journalRow),
         conflict: () => new ConcurrentAppendError(swarmId, expectedSeq),

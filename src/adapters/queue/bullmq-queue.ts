@@ -10,14 +10,15 @@ import { Redis } from 'ioredis';
 import type { Logger } from '../../ports/logger.js';
 import { redisBackoff } from '../redis/redis-client.js';
 import { JOB_CATALOG, JOB_NAMES } from '../../ports/job-catalog.js';
-import type {
-  EnqueueOptions,
-  JobFollowUp,
-  JobHandler,
-  JobName,
-  JobPayloads,
-  QueueCounts,
-  TaskQueue,
+import {
+  JobDeferredError,
+  type EnqueueOptions,
+  type JobFollowUp,
+  type JobHandler,
+  type JobName,
+  type JobPayloads,
+  type QueueCounts,
+  type TaskQueue,
 } from '../../ports/task-queue.js';
 
 export interface BullmqQueueOptions {
@@ -77,6 +78,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
   const busy = Object.fromEntries(names.map((n) => [n, 0])) as Partial<Record<JobName, number>>;
   /** Follow-ups of jobs whose handler returned, run once BullMQ has removed the job. */
   const followUps = new Map<string, JobFollowUp>();
+  /** Jobs whose lost lock was reported. */
+  const lockLost = new Set<string>();
   let stopping = false;
 
   async function priorityFor(name: JobName, group: string): Promise<number> {
@@ -100,20 +103,25 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
       bullSignal?.addEventListener('abort', onAbort, { once: true });
       controllers.add(controller);
       busy[name] = (busy[name] ?? 0) + 1;
+      let deferred: JobDeferredError | undefined;
       try {
         const next = await handler(parsed.data as JobPayloads[N], controller.signal, {
           redelivered: job.attemptsMade > 0 || (job.stalledCounter ?? 0) > 0,
         });
         if (typeof next === 'function' && job.id && !controller.signal.aborted)
           followUps.set(job.id, next);
+      } catch (err) {
+        if (!(err instanceof JobDeferredError)) throw err;
+        deferred = err;
       } finally {
         busy[name] = (busy[name] ?? 1) - 1;
         controllers.delete(controller);
         bullSignal?.removeEventListener('abort', onAbort);
       }
-      if (controller.signal.aborted && stopping) {
-        // Stopped mid-job: give the job back so another worker runs it (without using an attempt).
-        await job.moveToDelayed(Date.now(), token);
+      if ((controller.signal.aborted && stopping) || deferred) {
+        // Stopped mid-job, or not possible yet: give the job back so this or another worker runs
+        // it later (without using an attempt).
+        await job.moveToDelayed(Date.now() + (deferred?.delayMs ?? 0), token);
         throw new DelayedError();
       }
     };
@@ -162,7 +170,20 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
             stalledInterval: Math.max(1000, Math.floor((options.lockDurationMs ?? 30_000) / 2)),
           },
         );
+        // BullMQ reports a lost lock on every renewal attempt; once per job is enough. The job's
+        // handler goes on: what guards a swarm is its lease in the database, not this lock.
+        worker.on('lockRenewalFailed', (ids: string[]) => {
+          for (const id of ids) {
+            if (lockLost.has(id)) continue;
+            lockLost.add(id);
+            logger.warn(
+              { job: name, jobId: id },
+              'the queue lock of a running job could not be renewed (Redis restarted or unreachable); it goes on under its lease',
+            );
+          }
+        });
         worker.on('completed', (job) => {
+          if (job.id) lockLost.delete(job.id);
           const next = job.id ? followUps.get(job.id) : undefined;
           if (!next) return;
           followUps.delete(job.id!);
@@ -172,10 +193,14 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
         });
         worker.on('failed', (job, err) => {
           if (job?.id) followUps.delete(job.id);
+          if (job?.id) lockLost.delete(job.id);
           if (err instanceof DelayedError) return;
           logger.warn({ err, job: name, attempt: job?.attemptsMade }, 'job failed');
         });
-        worker.on('error', (err) => logger.warn({ err, job: name }, 'queue worker error'));
+        worker.on('error', (err) => {
+          if (err.message.startsWith('could not renew lock for job')) return; // said once above
+          logger.warn({ err, job: name }, 'queue worker error');
+        });
         workers.push(worker);
       }
     },

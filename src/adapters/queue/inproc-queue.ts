@@ -3,14 +3,15 @@
 // to survive a crash: the durable record is in the database, and recovery re-enqueues from it.
 import type { Logger } from '../../ports/logger.js';
 import { JOB_CATALOG, JOB_NAMES } from '../../ports/job-catalog.js';
-import type {
-  EnqueueOptions,
-  JobHandler,
-  JobHandlers,
-  JobName,
-  JobPayloads,
-  QueueCounts,
-  TaskQueue,
+import {
+  JobDeferredError,
+  type EnqueueOptions,
+  type JobHandler,
+  type JobHandlers,
+  type JobName,
+  type JobPayloads,
+  type QueueCounts,
+  type TaskQueue,
 } from '../../ports/task-queue.js';
 
 interface Job {
@@ -101,7 +102,13 @@ export function createInprocQueue(options: InprocQueueOptions): TaskQueue {
         })
         .catch((err: unknown) => {
           if (stopping) return;
-          if (job.attempt + 1 < maxAttempts) {
+          if (err instanceof JobDeferredError) {
+            options.logger.debug(
+              { job: name, delayMs: err.delayMs, reason: err.message },
+              'job deferred',
+            );
+            later(job, err.delayMs);
+          } else if (job.attempt + 1 < maxAttempts) {
             options.logger.warn(
               { err, job: name, attempt: job.attempt + 1 },
               'job failed; retrying',

@@ -224,3 +224,18 @@ export function activeTasks(state: SwarmState): TaskState[] {
     i.tasks.filter((t) => t.status === 'scheduled' || t.status === 'running'),
   );
 }
+
+/**
+ * The facts that still apply to `state`: a task's outcome is dropped when the task already has one
+ * (a second writer, or a job run twice, reporting it again), so applying an outcome is idempotent.
+ */
+export function unappliedFacts(state: SwarmState, facts: readonly SwarmEvent[]): SwarmEvent[] {
+  const ended = new Set<string>();
+  return facts.filter((e) => {
+    if (e.type !== 'task.succeeded' && e.type !== 'task.failed') return true;
+    const t = findTask(state, e.taskId);
+    if (ended.has(e.taskId) || t?.status === 'succeeded' || t?.status === 'failed') return false;
+    ended.add(e.taskId);
+    return true;
+  });
+}

@@ -6,7 +6,9 @@ import type { SwarmEvent, SwarmSpec } from '../../../src/domain/cfn/spec.js';
 import { applyEvent, initialState, type SwarmState } from '../../../src/domain/cfn/state.js';
 import {
   ConcurrentAppendError,
+  FencedAppendError,
   type JournalEntry,
+  type Lease,
   type SwarmStore,
 } from '../../../src/ports/swarm-store.js';
 
@@ -38,11 +40,19 @@ function append(
   state: SwarmState,
   events: SwarmEvent[],
   journal?: JournalEntry[],
+  lease?: Lease,
 ) {
   const expected = state.seq;
   for (const e of events) applyEvent(state, e);
-  return store.append(id, expected, events, state, { requestId: 'req-2', journal: journal ?? [] });
+  return store.append(id, expected, events, state, {
+    requestId: 'req-2',
+    journal: journal ?? [],
+    ...(lease ? { lease } : {}),
+  });
 }
+
+/** What PostgreSQL refuses in text and jsonb, and what a careless escape would confuse. */
+const HOSTILE = 'a\u0000b \u0000 \uD800 \uDFFF x\uD83D\uDE00y \uFFFF0 \\u0000 \uFFFF';
 
 const implTask = (iteration: number) => ({
   taskId: `i${iteration}-implement-0-a1`,
@@ -276,6 +286,181 @@ export function swarmStoreContract(
       expect(await store.searchPlaybook(`${gamma} ${delta}`, 5)).toEqual([]);
       expect(await store.searchPlaybook('the and of', 5)).toEqual([]);
       expect(await store.searchPlaybook('', 5)).toEqual([]);
+    });
+
+    it('fences appends: only the lease holder of the latest epoch writes; facts without a lease always do', async () => {
+      const { id, state } = await newSwarm(store);
+      const first = await store.claimLease(id, 'worker-a', 60_000, false);
+      expect(first).toMatchObject({ lease: { epoch: 1, owner: 'worker-a' } });
+      const a = (first as { lease: Lease }).lease;
+      // Held by worker-a: worker-b is told until when, unless it forces the claim.
+      const refused = await store.claimLease(id, 'worker-b', 60_000, false);
+      expect((refused as { heldUntil: Date }).heldUntil.getTime()).toBeGreaterThan(Date.now());
+      await append(
+        store,
+        id,
+        state,
+        [{ type: 'iteration.started', iteration: 1, feedback: [] }],
+        [],
+        a,
+      );
+      expect(await store.renewLeases('worker-a', [{ swarmId: id, epoch: 1 }], 60_000)).toEqual([
+        id,
+      ]);
+      const b = ((await store.claimLease(id, 'worker-b', 60_000, true)) as { lease: Lease }).lease;
+      expect(b).toEqual({ epoch: 2, owner: 'worker-b' });
+      // worker-a lost it: its append is refused, its renewal finds nothing, its release is a no-op.
+      const stale = structuredClone(state);
+      await expect(
+        append(store, id, stale, [{ type: 'task.scheduled', ...implTask(1) }], [], a),
+      ).rejects.toBeInstanceOf(FencedAppendError);
+      expect(await store.renewLeases('worker-a', [{ swarmId: id, epoch: 1 }], 60_000)).toEqual([]);
+      await store.releaseLease(id, a);
+      await append(store, id, state, [{ type: 'task.scheduled', ...implTask(1) }], [], b);
+      // A fenced append in a statement shared with other swarms fails alone.
+      const other = await newSwarm(store);
+      const [fenced, fine] = await Promise.allSettled([
+        append(
+          store,
+          id,
+          structuredClone(state),
+          [{ type: 'task.scheduled', ...implTask(2) }],
+          [],
+          a,
+        ),
+        append(store, other.id, other.state, [
+          { type: 'iteration.started', iteration: 1, feedback: [] },
+        ]),
+      ]);
+      expect(fenced.status === 'rejected' && fenced.reason).toBeInstanceOf(FencedAppendError);
+      expect(fine.status).toBe('fulfilled');
+      await append(store, id, state, [{ type: 'swarm.cancel_requested', by: 'api' }]);
+      expect((await store.events(id)).map((e) => e.type)).toEqual([
+        'swarm.created',
+        'iteration.started',
+        'task.scheduled',
+        'swarm.cancel_requested',
+      ]);
+      // Released, or expired: anyone may claim it again.
+      await store.releaseLease(id, b);
+      expect(await store.claimLease(id, 'worker-c', 1, false)).toMatchObject({
+        lease: { epoch: 3 },
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(await store.claimLease(id, 'worker-a', 60_000, false)).toMatchObject({
+        lease: { epoch: 4, owner: 'worker-a' },
+      });
+      expect(await store.claimLease(randomUUID(), 'worker-a', 60_000, false)).toBeUndefined();
+    });
+
+    it('keeps at most one terminal event per task', async () => {
+      const { id, state } = await newSwarm(store);
+      const t = implTask(1);
+      await append(store, id, state, [
+        { type: 'iteration.started', iteration: 1, feedback: [] },
+        { type: 'task.scheduled', ...t },
+      ]);
+      const done = (ok: boolean): SwarmEvent =>
+        ok
+          ? {
+              type: 'task.succeeded',
+              taskId: t.taskId,
+              output: { confidence: 1 },
+              tokens: { input: 1, output: 1 },
+              costUsd: 0,
+            }
+          : {
+              type: 'task.failed',
+              taskId: t.taskId,
+              reason: 'x',
+              retryable: false,
+              tokens: { input: 1, output: 1 },
+              costUsd: 0,
+            };
+      await append(store, id, state, [done(true)]);
+      // A second writer with its own (equally current) fold: its place in the log is free, but
+      // the task already has its outcome.
+      for (const ok of [true, false]) {
+        await expect(append(store, id, structuredClone(state), [done(ok)])).rejects.toBeInstanceOf(
+          ConcurrentAppendError,
+        );
+      }
+      expect(
+        (await store.events(id)).map((e) => e.type).filter((x) => x.startsWith('task.s')),
+      ).toEqual(['task.scheduled', 'task.succeeded']);
+    });
+
+    it('stores and returns any string: NUL, unpaired surrogates and the escape itself', async () => {
+      const hostile = HOSTILE;
+      const { id, state } = await newSwarm(store, `objective ${hostile}`);
+      const t = { ...implTask(1), prompt: `prompt ${hostile}` };
+      await append(store, id, state, [
+        { type: 'iteration.started', iteration: 1, feedback: [`feedback ${hostile}`] },
+        { type: 'task.scheduled', ...t },
+      ]);
+      await append(
+        store,
+        id,
+        state,
+        [
+          {
+            type: 'task.failed',
+            taskId: t.taskId,
+            reason: `reason ${hostile}`,
+            retryable: false,
+            tokens: { input: 1, output: 1 },
+            costUsd: 0,
+          },
+        ],
+        [
+          {
+            ...journalEntry(id, t.taskId, hostile),
+            response: { text: hostile, [hostile]: hostile },
+          },
+        ],
+      );
+      const events = await store.events(id);
+      expect(events[0]!.data).toEqual({
+        type: 'swarm.created',
+        spec: spec(`objective ${hostile}`),
+      });
+      expect(events[1]!.data).toEqual({
+        type: 'iteration.started',
+        iteration: 1,
+        feedback: [`feedback ${hostile}`],
+      });
+      expect(events[2]!.data).toEqual({ type: 'task.scheduled', ...t });
+      expect(events[3]!.data).toMatchObject({ reason: `reason ${hostile}` });
+      expect((await store.journalGet(`${id}/${t.taskId}/llm/0`))!.response).toEqual({
+        text: hostile,
+        [hostile]: hostile,
+      });
+      expect((await store.get(id))!.spec.objective).toBe(`objective ${hostile}`);
+      // Projections in text columns are storable look-alikes (the log above is the exact record).
+      const [task] = await store.tasks(id);
+      expect(task!.error).toMatch(/^reason a\uFFFDb/);
+      // The same in an output object of a task row, through a statement shared with another swarm.
+      const other = await newSwarm(store);
+      const u = { ...implTask(1), taskId: 'i1-implement-9-a1' };
+      await append(store, other.id, other.state, [
+        { type: 'iteration.started', iteration: 1, feedback: [] },
+        { type: 'task.scheduled', ...u },
+      ]);
+      await Promise.all([
+        append(store, other.id, other.state, [
+          {
+            type: 'task.succeeded',
+            taskId: u.taskId,
+            output: { confidence: 1, text: hostile },
+            tokens: { input: 1, output: 1 },
+            costUsd: 0,
+          },
+        ]),
+        newSwarm(store).then((n) =>
+          append(store, n.id, n.state, [{ type: 'iteration.started', iteration: 1, feedback: [] }]),
+        ),
+      ]);
+      expect((await store.tasks(other.id))[0]!.output).toEqual({ confidence: 1, text: hostile });
     });
 
     it('journals an effect on its own and keeps the first of two puts', async () => {
