@@ -157,8 +157,12 @@ describe('restore under load, distributed', () => {
         `select id::text from swarms where status not in (${TERMINAL})`,
       )
     ).rows.map((r) => r.id);
+    const leased = await other.query('select 1 from swarms where lease_owner is not null');
     await other.end();
     expectSameRows(await rowSets(run), backup);
+    // The backup was taken while workers held leases; none of them is valid after the restore.
+    expect(leased.rowCount).toBeGreaterThan(0);
+    expect(await count('lease_owner is not null or lease_expires_at is not null')).toBe(0);
     expect(unfinished.length).toBeGreaterThan(0);
     // Submissions go on arriving while the replicas are stopped.
     const ackAt = Date.parse(report.acknowledgedAt);
