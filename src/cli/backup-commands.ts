@@ -4,6 +4,7 @@
 // progress goes to stderr on a TTY.
 import { Command, Option } from 'commander';
 import type { BackupProgress } from '../ops/backup-service.js';
+import type { MaintenanceReport } from '../ops/maintenance-switch.js';
 import type { BackupType } from '../ports/backup.js';
 import { CliError } from './api-client.js';
 import {
@@ -531,36 +532,40 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
       'after',
       '\nExamples:\n  $ cfn maintenance on --reason "disk swap"\n  $ cfn maintenance off',
     );
-  const whereOptions = (c: Command) =>
-    c.addOption(serviceUrlOption()).addOption(keyOption()).addOption(jsonOption());
-  whereOptions(
+  /** A maintenance subcommand: where it runs, what it calls, how its report reads. */
+  const maintenanceCommand = (
+    c: Command,
+    call: (b: BackupBackend, opts: { reason: string }) => Promise<MaintenanceReport>,
+    text: (m: MaintenanceReport) => string = formatMaintenance,
+  ) =>
+    c
+      .addOption(serviceUrlOption())
+      .addOption(keyOption())
+      .addOption(jsonOption())
+      .action(async (opts: Where & { reason: string; json?: boolean }, cmd: Command) => {
+        const m = await withBackend(opts, cmd, (b) => call(b, opts));
+        out(opts.json ? JSON.stringify(m, null, 2) + '\n' : text(m));
+      });
+  maintenanceCommand(
     maintenance
       .command('on')
       .description('turn maintenance mode on and wait until every running replica acknowledged it')
       .option('--reason <text>', 'shown in 503 answers and readiness', 'maintenance'),
-  ).action(async (opts: Where & { reason: string; json?: boolean }, cmd: Command) => {
-    const m = await withBackend(opts, cmd, (b) => b.maintenanceOn(opts.reason));
-    if (opts.json) out(JSON.stringify(m, null, 2) + '\n');
-    else out(formatMaintenance(m).replace(/\.\n/, '. Turn it off with `cfn maintenance off`.\n'));
-  });
-  whereOptions(
+    (b, opts) => b.maintenanceOn(opts.reason),
+    (m) => formatMaintenance(m).replace(/\.\n/, '. Turn it off with `cfn maintenance off`.\n'),
+  );
+  maintenanceCommand(
     maintenance
       .command('off')
       .description('turn maintenance mode off and wait until every replica resumed'),
-  ).action(async (opts: Where & { json?: boolean }, cmd: Command) => {
-    const m = await withBackend(opts, cmd, (b) => b.maintenanceOff());
-    if (opts.json) out(JSON.stringify(m, null, 2) + '\n');
-    else out(formatMaintenance(m));
-  });
-  whereOptions(
+    (b) => b.maintenanceOff(),
+  );
+  maintenanceCommand(
     maintenance
       .command('status')
       .description('show whether maintenance mode is on, and the replicas running'),
-  ).action(async (opts: Where & { json?: boolean }, cmd: Command) => {
-    const m = await withBackend(opts, cmd, (b) => b.maintenanceStatus());
-    if (opts.json) out(JSON.stringify(m, null, 2) + '\n');
-    else out(formatMaintenance(m));
-  });
+    (b) => b.maintenanceStatus(),
+  );
 
   const dr = program.command('dr').description('disaster recovery');
   dr.command('drill')

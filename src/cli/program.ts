@@ -29,6 +29,14 @@ export interface CliDeps
   directKeys(): Promise<DirectKeys>;
 }
 
+/** What every `cfn keys` command takes: where the service is, the key, or --direct. */
+interface KeyCommandOptions {
+  url: string;
+  key?: string;
+  direct?: boolean;
+  json?: boolean;
+}
+
 interface KeyView {
   id: string;
   name: string;
@@ -153,7 +161,7 @@ Quick start:
     .addHelpText('after', '\nExample:\n  $ cfn keys create --name ci-bot --role operator');
 
   async function withKeys<T>(
-    given: { url: string; key?: string; direct?: boolean },
+    given: KeyCommandOptions,
     cmd: Command,
     viaApi: (client: ReturnType<typeof createApiClient>) => Promise<T>,
     direct: (service: ApiKeyService) => Promise<T>,
@@ -215,34 +223,22 @@ Quick start:
     .addOption(keyOption())
     .addOption(directOption())
     .addOption(jsonOption())
-    .action(
-      async (
-        opts: {
-          name: string;
-          role: Role;
-          url: string;
-          key?: string;
-          direct?: boolean;
-          json?: boolean;
+    .action(async (opts: KeyCommandOptions & { name: string; role: Role }, cmd: Command) => {
+      const created = await withKeys<KeyView>(
+        opts,
+        cmd,
+        (c) => c.call<KeyView>('POST', '/api/keys', { name: opts.name, role: opts.role }),
+        async (s) => {
+          const r: CreatedKey = await s.create({ name: opts.name, role: opts.role }, CLI_ACTOR);
+          return viewOf(r.record, r.key);
         },
-        cmd: Command,
-      ) => {
-        const created = await withKeys<KeyView>(
-          opts,
-          cmd,
-          (c) => c.call<KeyView>('POST', '/api/keys', { name: opts.name, role: opts.role }),
-          async (s) => {
-            const r: CreatedKey = await s.create({ name: opts.name, role: opts.role }, CLI_ACTOR);
-            return viewOf(r.record, r.key);
-          },
+      );
+      if (opts.json) out(JSON.stringify(created, null, 2) + '\n');
+      else
+        out(
+          `Created ${created.role} key "${created.name}" (${created.id}). Secret, shown once:\n\n  ${created.key}\n\n`,
         );
-        if (opts.json) out(JSON.stringify(created, null, 2) + '\n');
-        else
-          out(
-            `Created ${created.role} key "${created.name}" (${created.id}). Secret, shown once:\n\n  ${created.key}\n\n`,
-          );
-      },
-    );
+    });
 
   keys
     .command('list')
@@ -253,47 +249,36 @@ Quick start:
     .addOption(keyOption())
     .addOption(directOption())
     .addOption(jsonOption())
-    .action(
-      async (
-        opts: {
-          all?: boolean;
-          url: string;
-          key?: string;
-          direct?: boolean;
-          json?: boolean;
-        },
-        cmd: Command,
-      ) => {
-        const items = await withKeys<KeyView[]>(
-          opts,
-          cmd,
-          async (c) =>
-            (
-              await c.call<{ items: KeyView[] }>(
-                'GET',
-                `/api/keys${opts.all ? '?includeRevoked=true' : ''}`,
-              )
-            ).items,
-          async (s) => (await s.list({ includeRevoked: Boolean(opts.all) })).map((r) => viewOf(r)),
+    .action(async (opts: KeyCommandOptions & { all?: boolean }, cmd: Command) => {
+      const items = await withKeys<KeyView[]>(
+        opts,
+        cmd,
+        async (c) =>
+          (
+            await c.call<{ items: KeyView[] }>(
+              'GET',
+              `/api/keys${opts.all ? '?includeRevoked=true' : ''}`,
+            )
+          ).items,
+        async (s) => (await s.list({ includeRevoked: Boolean(opts.all) })).map((r) => viewOf(r)),
+      );
+      if (opts.json) out(JSON.stringify(items, null, 2) + '\n');
+      else
+        out(
+          formatTable(
+            ['ID', 'NAME', 'ROLE', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'],
+            items.map((k) => [
+              k.id,
+              k.name,
+              k.role,
+              k.prefix,
+              k.createdAt,
+              k.lastUsedAt ?? '-',
+              k.revokedAt ?? '-',
+            ]),
+          ),
         );
-        if (opts.json) out(JSON.stringify(items, null, 2) + '\n');
-        else
-          out(
-            formatTable(
-              ['ID', 'NAME', 'ROLE', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'],
-              items.map((k) => [
-                k.id,
-                k.name,
-                k.role,
-                k.prefix,
-                k.createdAt,
-                k.lastUsedAt ?? '-',
-                k.revokedAt ?? '-',
-              ]),
-            ),
-          );
-      },
-    );
+    });
 
   keys
     .command('revoke')
@@ -303,17 +288,15 @@ Quick start:
     .addOption(urlOption())
     .addOption(keyOption())
     .addOption(directOption())
-    .action(
-      async (id: string, opts: { url: string; key?: string; direct?: boolean }, cmd: Command) => {
-        const k = await withKeys<KeyView>(
-          opts,
-          cmd,
-          (c) => c.call<KeyView>('DELETE', `/api/keys/${encodeURIComponent(id)}`),
-          async (s) => viewOf(await s.revoke(id, CLI_ACTOR)),
-        );
-        out(`Revoked key "${k.name}" (${k.id}).\n`);
-      },
-    );
+    .action(async (id: string, opts: KeyCommandOptions, cmd: Command) => {
+      const k = await withKeys<KeyView>(
+        opts,
+        cmd,
+        (c) => c.call<KeyView>('DELETE', `/api/keys/${encodeURIComponent(id)}`),
+        async (s) => viewOf(await s.revoke(id, CLI_ACTOR)),
+      );
+      out(`Revoked key "${k.name}" (${k.id}).\n`);
+    });
 
   registerSwarmCommands(program, deps);
   registerAgentCommands(program, deps);

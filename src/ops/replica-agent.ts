@@ -5,7 +5,7 @@
 // maintenance is off again it resumes the engine (which reloads its swarms from the log) and
 // opens the door.
 import type { Logger } from '../ports/logger.js';
-import type { ReplicaHealth, ReplicaRegistry } from '../ports/replica-registry.js';
+import type { ReplicaBeat, ReplicaHealth, ReplicaRegistry } from '../ports/replica-registry.js';
 import type { MaintenanceMode } from './maintenance.js';
 import type { RequestGate } from './request-gate.js';
 
@@ -14,14 +14,8 @@ export interface EngineControl {
   resume(): Promise<void>;
 }
 
-export interface ReplicaIdentity {
-  id: string;
-  role: string;
-  host: string;
-  pid: number;
-  version: string;
-  startedAt: Date;
-}
+/** Who this replica is (what its heartbeats carry besides its state). */
+export type ReplicaIdentity = Omit<ReplicaBeat, 'ackSince' | 'health'>;
 
 export interface ReplicaAgentOptions {
   identity: ReplicaIdentity;

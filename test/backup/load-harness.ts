@@ -2,9 +2,10 @@
 // end, status and id recorded), the fake LLM answering with spread-out latency, bounded waits on
 // a condition, and the row sets of every table, so a restored database can be compared with its
 // backup exactly (minus what a restore changes on purpose).
+import path from 'node:path';
 import { expect } from 'vitest';
 import type { FakeLlm } from '../support/fake-llm.js';
-import { agentOf, implementer, validator } from '../support/swarm-harness.js';
+import { agentOf, implementer, validator, writeAgents } from '../support/swarm-harness.js';
 
 /** The statuses a swarm ends in, as an SQL list. */
 export const TERMINAL = `'completed', 'aborted', 'exhausted', 'failed', 'cancelled'`;
@@ -51,6 +52,26 @@ export function startSubmissions(url: string, key: string, everyMs = 250) {
       stopped = true;
       await loop;
     },
+  };
+}
+
+/** The environment of the service under load (its agents written into `dir`). */
+export function loadEnv(dir: string, llm: FakeLlm, adminKey: string): Record<string, string> {
+  writeAgents(path.join(dir, 'agents'));
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    CFN_DATA_DIR: path.join(dir, 'data'),
+    CFN_AGENTS_DIR: path.join(dir, 'agents'),
+    BACKUP_SCHEDULES: 'off',
+    CFN_BOOTSTRAP_ADMIN_KEY: adminKey,
+    CFN_MAX_CONCURRENT_AGENTS: '8',
+    CFN_REPLICA_HEARTBEAT_MS: '250',
+    CFN_REPLICA_STALE_MS: '5000',
+    RATE_LIMIT_PER_MINUTE: '0',
+    ANTHROPIC_API_KEY: 'test-key',
+    ANTHROPIC_BASE_URL: llm.url,
   };
 }
 

@@ -19,11 +19,11 @@ import type { RestoreReport } from '../../src/ops/restore-service.js';
 import { runCli, spawnCli, type RunningCli } from '../support/cli.js';
 import { startFakeLlm, type FakeLlm } from '../support/fake-llm.js';
 import { captureLogs } from '../support/log-capture.js';
-import { writeAgents } from '../support/swarm-harness.js';
 import {
   answerSlowly,
   checkRun,
   expectSameRows,
+  loadEnv,
   rowSets,
   startSubmissions,
   swarmIdsByTable,
@@ -73,22 +73,7 @@ async function swarms(url: string, status?: string) {
 beforeAll(async () => {
   llm = await startFakeLlm();
   answerSlowly(llm);
-  writeAgents(path.join(dir, 'agents'));
-  env = {
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'info',
-    CFN_DATA_DIR: path.join(dir, 'data'),
-    CFN_AGENTS_DIR: path.join(dir, 'agents'),
-    BACKUP_SCHEDULES: 'off',
-    CFN_BOOTSTRAP_ADMIN_KEY: KEY,
-    CFN_MAX_CONCURRENT_AGENTS: '8',
-    CFN_REPLICA_HEARTBEAT_MS: '250',
-    CFN_REPLICA_STALE_MS: '5000',
-    RATE_LIMIT_PER_MINUTE: '0',
-    ANTHROPIC_API_KEY: 'test-key',
-    ANTHROPIC_BASE_URL: llm.url,
-  };
+  env = loadEnv(dir, llm, KEY);
 }, 60_000);
 
 afterAll(async () => {

@@ -23,11 +23,11 @@ import {
   type TestDatabase,
   type TestRedis,
 } from '../support/services.js';
-import { writeAgents } from '../support/swarm-harness.js';
 import {
   answerSlowly,
   checkRun,
   expectSameRows,
+  loadEnv,
   rowSets,
   startSubmissions,
   swarmIdsByTable,
@@ -62,28 +62,15 @@ beforeAll(async () => {
   db = await createTestDatabase();
   scratch = await createTestDatabase();
   redis = await connectTestRedis();
-  writeAgents(path.join(dir, 'agents'));
   env = {
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'info',
+    ...loadEnv(dir, llm, KEY),
     DATABASE_URL: db.url,
     REDIS_URL: redis.url,
     REDIS_PREFIX: redis.prefix.replace(/:$/, ''),
-    CFN_DATA_DIR: path.join(dir, 'data'),
-    CFN_AGENTS_DIR: path.join(dir, 'agents'),
     BACKUP_TARGET: path.join(dir, 'backups'),
-    BACKUP_SCHEDULES: 'off',
-    CFN_BOOTSTRAP_ADMIN_KEY: KEY,
-    CFN_MAX_CONCURRENT_AGENTS: '8',
     CFN_QUEUE_LOCK_MS: '5000',
     CFN_RECOVERY_INTERVAL_MS: '2000',
-    CFN_REPLICA_HEARTBEAT_MS: '250',
-    CFN_REPLICA_STALE_MS: '5000',
     CFN_RESTORE_ACK_TIMEOUT_MS: '30000',
-    RATE_LIMIT_PER_MINUTE: '0',
-    ANTHROPIC_API_KEY: 'test-key',
-    ANTHROPIC_BASE_URL: llm.url,
   };
   api = await start('serve');
   await Promise.all([start('worker'), start('worker')]);
