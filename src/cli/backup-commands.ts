@@ -2,7 +2,9 @@
 // service the composition root opens (or, for create, list, restore and maintenance, the running
 // service's API when it holds the embedded database or --url is given), print a table or JSON;
 // progress goes to stderr on a TTY.
+import path from 'node:path';
 import { Command, Option } from 'commander';
+import { isFileRef } from '../ops/backup-reader.js';
 import type { BackupProgress } from '../ops/backup-service.js';
 import type { MaintenanceReport } from '../ops/maintenance-switch.js';
 import type { BackupType } from '../ports/backup.js';
@@ -482,7 +484,8 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
             'restore takes a backup id (`cfn backup list`), latest, or the path of a dump file; nothing was changed.',
           );
         }
-        const ref = refArg;
+        // A file is named by its absolute path: the service (same host) resolves it as this shell.
+        const ref = isFileRef(refArg) ? path.resolve(refArg) : refArg;
         if (opts.into || opts.type === 'app-data' || ref.startsWith('app-data-')) {
           if (!opts.into) {
             throw new CliError(

@@ -9,6 +9,10 @@ import type { ReplicaBeat, ReplicaHealth, ReplicaRegistry } from '../ports/repli
 import type { MaintenanceMode } from './maintenance.js';
 import type { RequestGate } from './request-gate.js';
 
+/** A replica not heard from for a day is gone: its row is removed (every few minutes). */
+const GONE_AFTER_MS = 24 * 3600_000;
+const PRUNE_EVERY_MS = 5 * 60_000;
+
 export interface EngineControl {
   halt(): Promise<void>;
   resume(): Promise<void>;
@@ -53,6 +57,7 @@ export function createReplicaAgent(o: ReplicaAgentOptions): ReplicaAgent {
   let stopped = false;
   let beating: Promise<void> | undefined;
   let lastError = '';
+  let lastPrune = 0;
 
   async function health(): Promise<ReplicaHealth | null> {
     if (!o.health) return null;
@@ -110,6 +115,11 @@ export function createReplicaAgent(o: ReplicaAgentOptions): ReplicaAgent {
       ackSince: acknowledged ?? null,
       health: await health(),
     });
+    if (Date.now() - lastPrune > PRUNE_EVERY_MS) {
+      lastPrune = Date.now();
+      // Rows of processes that died without leaving the registry (SIGKILL, a lost host).
+      await o.registry.prune(GONE_AFTER_MS);
+    }
   }
 
   function checkNow(): Promise<void> {

@@ -33,4 +33,6 @@ export interface ReplicaRegistry {
   heartbeat(beat: ReplicaBeat): Promise<void>;
   list(): Promise<ReplicaRecord[]>;
   remove(id: string): Promise<void>;
+  /** Removes the rows of replicas not heard from for `maxAgeMs` (processes long gone). */
+  prune(maxAgeMs: number): Promise<number>;
 }

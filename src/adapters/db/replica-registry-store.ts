@@ -85,5 +85,14 @@ export function createPgReplicaRegistry(
     async remove(id) {
       await db.delete(serviceReplicas).where(eq(serviceReplicas.id, id));
     },
+    async prune(maxAgeMs) {
+      const gone = await db
+        .delete(serviceReplicas)
+        .where(
+          sql`${serviceReplicas.heartbeatAt} < now() - ${Math.floor(maxAgeMs)}::float8 * interval '1 millisecond'`,
+        )
+        .returning({ id: serviceReplicas.id });
+      return gone.length;
+    },
   };
 }
