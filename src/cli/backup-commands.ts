@@ -172,6 +172,13 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
         const pid = lockedBy(err);
         if (pid === undefined) throw err;
         const local = source === 'default' ? deps.localService?.() : undefined;
+        if (source === 'default' && deps.localService && !local) {
+          throw new CliError(
+            `The embedded database is in use by process ${pid}, which has not said where it listens ` +
+              '(no CFN_DATA_DIR/service.json: still starting, or not `cfn start`?). Try again once it ' +
+              'listens, or pass --url with its address.',
+          );
+        }
         backend = viaService(
           local ? { ...where, url: local } : where,
           p.onProgress,

@@ -141,13 +141,22 @@ export function createPgliteDumper(
       }
       const text = await readAll(sql);
       try {
+        // The dump sets search_path (and more) for its session, the one session every query of
+        // the service shares: they are reset inside the transaction, so no statement waiting
+        // behind it ever runs with the dump's settings.
         await client.transaction(async (tx) => {
           await tx.exec(
-            BEFORE_RESTORE_SQL + RESET_SCHEMAS + text + '\n' + (afterSql ?? '') + AFTER_RESTORE_SQL,
+            BEFORE_RESTORE_SQL +
+              RESET_SCHEMAS +
+              text +
+              '\n' +
+              (afterSql ?? '') +
+              AFTER_RESTORE_SQL +
+              'RESET ALL;',
           );
         });
       } finally {
-        // The dump sets search_path for its session; put the session back as it was.
+        // A failed transaction rolls its settings back too; this is for anything left outside it.
         await client.exec('RESET ALL');
       }
     },
