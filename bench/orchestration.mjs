@@ -864,6 +864,8 @@ async function runService({
       CFN_DATA_DIR: dataDir,
       CFN_AGENTS_DIR: agentsDir,
       CFN_MAX_CONCURRENT_AGENTS: String(maxAgents),
+      // Every swarm of a workload runs at once, as LangGraph's do (the default runs 50 at a time).
+      CFN_WORKER_MAX_SWARMS: '1000',
       ANTHROPIC_BASE_URL: fakeUrl,
       ...(dbUrl ? { DATABASE_URL: proxy ? proxy.url : dbUrl } : {}),
       ...shared,

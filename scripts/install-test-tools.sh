@@ -24,6 +24,7 @@ TOOLS=(
   yamllint:yamllint
   shellcheck:shellcheck
   pgbackrest:pgbackrest
+  bwrap:bubblewrap
 )
 
 missing=()

@@ -137,6 +137,7 @@ Quick start:
         version?: string;
         uptimeSeconds?: number;
         checks?: Record<string, { status: string; latencyMs: number; error?: string }>;
+        sandbox?: { status: string; detail: string };
       }>('GET', '/health');
       if (opts.json) out(JSON.stringify(res.body, null, 2) + '\n');
       else {
@@ -151,6 +152,7 @@ Quick start:
         out(
           `\nstatus ${b.status ?? `HTTP ${res.status}`}, version ${b.version ?? '?'}, up ${b.uptimeSeconds ?? '?'} s\n`,
         );
+        if (b.sandbox) out(`command sandbox ${b.sandbox.status}: ${b.sandbox.detail}\n`);
       }
       if (res.status !== 200) throw new CliError('', 1);
     });

@@ -36,6 +36,7 @@ interface RunOptions extends ConnectionOptions {
   validatorCmd?: string[];
   productOwner?: string;
   workspace?: string;
+  network?: boolean;
   budgetUsd?: number;
   budgetTokens?: number;
   approval: 'auto' | 'human';
@@ -63,6 +64,7 @@ export function runBody(objective: string, o: RunOptions): Record<string, unknow
     ...(validators.length ? { validators } : {}),
     ...(o.productOwner ? { productOwner: o.productOwner } : {}),
     ...(o.workspace ? { workspace: o.workspace } : {}),
+    ...(o.network ? { network: true } : {}),
     ...(Object.keys(budget).length ? { budget } : {}),
     ...(o.maxIterations !== undefined ? { maxIterations: o.maxIterations } : {}),
   };
@@ -113,6 +115,10 @@ export function registerSwarmCommands(program: Command, deps: SwarmCommandDeps):
     .option(
       '--workspace <dir>',
       "directory the agents work in (relative paths resolve under the service's CFN_WORKSPACE_ROOTS)",
+    )
+    .option(
+      '--network',
+      "let the swarm's commands reach the network (the server must allow it: CFN_SANDBOX_NETWORK=allow)",
     )
     .option('--budget-usd <usd>', 'stop the swarm when it would spend more', positiveNumber)
     .option('--budget-tokens <n>', 'stop the swarm when it would use more tokens', positiveInt)

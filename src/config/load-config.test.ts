@@ -67,6 +67,11 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'not a url'],
     ['PGBACKREST_STANZA', 'two words'],
     ['PGBACKREST_STANZA', '-dash-first'],
+    ['CFN_SANDBOX', 'maybe'],
+    ['CFN_SANDBOX_NETWORK', 'yes'],
+    ['CFN_SANDBOX_UID', '0'],
+    ['CFN_SHARED_WORKSPACES', '/elsewhere'],
+    ['CFN_SHARED_WORKSPACES', '.'],
   ])('names %s in the error for %j', (variable, value) => {
     try {
       load({ [variable]: value });
@@ -110,6 +115,53 @@ describe('loadConfig', () => {
     expect(() => load({ PGBACKREST_STANZA: 'cfn' })).toThrow(
       /^Invalid environment variable PGBACKREST_STANZA: requires DATABASE_URL/,
     );
+  });
+
+  it('shares no workspace by default; shared ones resolve in the first root', () => {
+    expect(load({}).engine.sharedWorkspaces).toEqual([]);
+    const e = load({
+      CFN_WORKSPACE_ROOTS: '/ws:/more',
+      CFN_SHARED_WORKSPACES: 'common, /more/team',
+    }).engine;
+    expect(e.sharedWorkspaces).toEqual(['/ws/common', '/more/team']);
+  });
+
+  it('sandboxes commands by default, without network, and filters no command line', () => {
+    const e = load({}).engine;
+    expect(e.sandbox).toEqual({
+      mode: 'auto',
+      bwrap: 'bwrap',
+      networkAllowed: false,
+      uid: 65534,
+      gid: 65534,
+    });
+    expect(e.toolCommands).toBeUndefined();
+    const set = load({
+      CFN_SANDBOX: 'BWRAP',
+      CFN_SANDBOX_BWRAP: '/opt/bwrap',
+      CFN_SANDBOX_NETWORK: 'allow',
+      CFN_SANDBOX_UID: '2000',
+      CFN_SANDBOX_GID: '2001',
+      CFN_TOOL_COMMANDS: 'npm, git',
+    }).engine;
+    expect(set.sandbox).toEqual({
+      mode: 'bwrap',
+      bwrap: '/opt/bwrap',
+      networkAllowed: true,
+      uid: 2000,
+      gid: 2001,
+    });
+    expect(set.toolCommands).toEqual(['npm', 'git']);
+  });
+
+  it("gives the CLI provider the service's HOME, and unconfined commands a HOME of their own", () => {
+    const e = load({ HOME: '/home/operator', PATH: '/opt/bin:/usr/bin' }).engine;
+    expect(e.cliEnv).toMatchObject({ HOME: '/home/operator', PATH: '/opt/bin:/usr/bin' });
+    expect(e.unconfinedEnv).toMatchObject({
+      HOME: '/srv/app/data/home',
+      PATH: '/opt/bin:/usr/bin',
+    });
+    expect(load({}).engine.cliEnv.HOME).toBe('/srv/app/data/home');
   });
 });
 

@@ -102,12 +102,27 @@ export interface Config {
     readonly commandTimeoutMs: number;
     /** Where swarm workspaces may be; relative workspace paths resolve in the first. */
     readonly workspaceRoots: readonly string[];
+    /** Directories under the roots several unfinished swarms may use at once. */
+    readonly sharedWorkspaces: readonly string[];
     readonly webhookSecret: string | undefined;
     readonly successRateWindowMinutes: number;
-    /** First words the run_command tool accepts. */
-    readonly toolCommands: readonly string[];
-    /** The environment commands in workspaces start from. */
-    readonly commandEnv: Readonly<Record<string, string>>;
+    /** The operator's extra filter on run_command (first words); undefined: no filter. */
+    readonly toolCommands: readonly string[] | undefined;
+    readonly sandbox: {
+      /** auto: bwrap when its self-test passes, else commands refused; bwrap: required; off: unconfined. */
+      readonly mode: 'auto' | 'bwrap' | 'off';
+      /** The bwrap executable: a path, or a name looked up on PATH. */
+      readonly bwrap: string;
+      /** Whether a swarm may ask for `"network": true`. */
+      readonly networkAllowed: boolean;
+      /** When the service runs as root, the host uid/gid commands run as (and workspaces belong to). */
+      readonly uid: number;
+      readonly gid: number;
+    };
+    /** The environment of the CLI provider: PATH, the service's HOME, no npm notices. */
+    readonly cliEnv: Readonly<Record<string, string>>;
+    /** The environment commands start from with CFN_SANDBOX=off (HOME is never the operator's). */
+    readonly unconfinedEnv: Readonly<Record<string, string>>;
   };
 }
 
@@ -176,6 +191,27 @@ export function loadConfig(
       'expected at least twice CFN_REPLICA_HEARTBEAT_MS (a live replica must not look gone between two heartbeats)',
     );
   }
+  const workspaceRoots = (
+    e.CFN_WORKSPACE_ROOTS?.split(path.delimiter).filter(Boolean) ?? [
+      path.join(e.CFN_DATA_DIR, 'workspaces'),
+    ]
+  ).map((r) => path.resolve(cwd, r));
+  const sharedWorkspaces = (e.CFN_SHARED_WORKSPACES?.split(',') ?? [])
+    .map((d) => d.trim())
+    .filter(Boolean)
+    .map((d) => path.resolve(workspaceRoots[0] ?? cwd, d));
+  for (const dir of sharedWorkspaces) {
+    if (!workspaceRoots.some((r) => dir.startsWith(r + path.sep))) {
+      throw new ConfigError(
+        'CFN_SHARED_WORKSPACES',
+        'expected comma-separated directories inside CFN_WORKSPACE_ROOTS (not a root itself)',
+      );
+    }
+  }
+  const toolCommands = e.CFN_TOOL_COMMANDS?.split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+  const quietNpm = { NO_UPDATE_NOTIFIER: '1', npm_config_update_notifier: 'false' };
   const rawKey = e.BACKUP_ENCRYPTION_KEY;
   return deepFreeze({
     env: e.NODE_ENV,
@@ -259,23 +295,27 @@ export function loadConfig(
       agentMaxTokens: e.CFN_AGENT_MAX_TOKENS,
       maxToolRounds: e.CFN_MAX_TOOL_ROUNDS,
       commandTimeoutMs: e.CFN_COMMAND_TIMEOUT_MS,
-      workspaceRoots: (
-        e.CFN_WORKSPACE_ROOTS?.split(path.delimiter).filter(Boolean) ?? [
-          path.join(e.CFN_DATA_DIR, 'workspaces'),
-        ]
-      ).map((r) => path.resolve(cwd, r)),
+      workspaceRoots,
+      sharedWorkspaces,
       webhookSecret: e.CFN_WEBHOOK_SECRET,
       successRateWindowMinutes: e.CFN_SUCCESS_RATE_WINDOW_MINUTES,
-      toolCommands: e.CFN_TOOL_COMMANDS.split(',')
-        .map((c) => c.trim())
-        .filter(Boolean),
-      // A HOME outside every workspace (tools write caches there), and no npm update notices.
-      commandEnv: {
+      toolCommands: toolCommands?.length ? toolCommands : undefined,
+      sandbox: {
+        mode: e.CFN_SANDBOX,
+        bwrap: e.CFN_SANDBOX_BWRAP,
+        networkAllowed: e.CFN_SANDBOX_NETWORK === 'allow',
+        uid: e.CFN_SANDBOX_UID,
+        gid: e.CFN_SANDBOX_GID,
+      },
+      // The CLI provider is the operator's own agent runtime: it keeps the service's HOME, where
+      // its login lives (a prior `claude` login), or a HOME of the service's when there is none.
+      cliEnv: {
         PATH: e.PATH,
         HOME: e.HOME ?? path.resolve(cwd, e.CFN_DATA_DIR, 'home'),
-        NO_UPDATE_NOTIFIER: '1',
-        npm_config_update_notifier: 'false',
+        ...quietNpm,
       },
+      // Unconfined agent commands never get the operator's HOME: tools write caches there.
+      unconfinedEnv: { PATH: e.PATH, HOME: path.resolve(cwd, e.CFN_DATA_DIR, 'home'), ...quietNpm },
     },
   });
 }

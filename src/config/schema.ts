@@ -129,15 +129,26 @@ export const envSchema = z.object({
   CFN_MAX_TOOL_ROUNDS: int(0, 200, 25),
   CFN_COMMAND_TIMEOUT_MS: int(1000, 3_600_000, 600_000),
   CFN_WORKSPACE_ROOTS: optionalString,
+  CFN_SHARED_WORKSPACES: optionalString,
   CFN_WEBHOOK_SECRET: z.preprocess(
     emptyAsUndefined,
     z.string().min(16, { message: 'expected at least 16 characters' }).optional(),
   ),
   CFN_SUCCESS_RATE_WINDOW_MINUTES: int(1, 10_080, 60),
-  CFN_TOOL_COMMANDS: z.preprocess(
-    emptyAsUndefined,
-    z.string().default('npm,npx,node,git,ls,cat,grep,python3,make,tsc'),
+  // An extra operator filter on run_command (first words); unset: none, the sandbox is the boundary.
+  CFN_TOOL_COMMANDS: optionalString,
+  // ---- The sandbox of agent commands and command validators (issue 13)
+  CFN_SANDBOX: z.preprocess(
+    (v) => (typeof v === 'string' ? emptyAsUndefined(v.toLowerCase()) : v),
+    z.enum(['auto', 'bwrap', 'off'], { message: 'expected auto, bwrap or off' }).default('auto'),
   ),
+  CFN_SANDBOX_BWRAP: z.preprocess(emptyAsUndefined, z.string().default('bwrap')),
+  CFN_SANDBOX_NETWORK: z.preprocess(
+    (v) => (typeof v === 'string' ? emptyAsUndefined(v.toLowerCase()) : v),
+    z.enum(['allow', 'deny'], { message: 'expected allow or deny' }).default('deny'),
+  ),
+  CFN_SANDBOX_UID: int(1, 4_294_967_294, 65534),
+  CFN_SANDBOX_GID: int(1, 4_294_967_294, 65534),
   // ---- Backups (issue 5)
   BACKUP_TARGET: optionalString,
   BACKUP_ENCRYPTION_KEY: z.preprocess(
@@ -185,7 +196,8 @@ export const envSchema = z.object({
   PGBACKREST_CONFIG: optionalString,
   CFN_PGBACKREST_COMMAND: z.preprocess(emptyAsUndefined, z.string().default('pgbackrest')),
 
-  // Commands in workspaces start from these (never the service's own environment).
+  // The CLI provider (and commands run with CFN_SANDBOX=off) start from these, never from the
+  // service's whole environment. HOME reaches only the CLI provider (an operator's agent runtime).
   PATH: z.preprocess(emptyAsUndefined, z.string().default('/usr/local/bin:/usr/bin:/bin')),
   HOME: optionalString,
 });

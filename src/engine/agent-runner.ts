@@ -15,8 +15,9 @@ import {
 import type { SwarmSpec, TaskSpec, SwarmEvent } from '../domain/cfn/spec.js';
 import { ProviderError, type ChatMessage, type ToolCall } from '../ports/provider.js';
 import type { JournalEntry, SwarmStore } from '../ports/swarm-store.js';
+import { inputTokensFor, reserveCall, type CallGrant } from './call-budget.js';
 import type { EffectJournal } from './effect-journal.js';
-import type { Workspace } from '../ports/workspace.js';
+import { WorkspaceError, type Workspace } from '../ports/workspace.js';
 import type {
   AgentCatalog,
   EngineLimits,
@@ -173,22 +174,31 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
       let entry: JournalEntry | undefined = await deps.journal.get(key, fresh);
       if (!entry) {
         if (signal.aborted) throw new TaskFailure('cancelled', false, { cancelled: true });
-        const estimateIn = Math.ceil(
-          (definition.systemPrompt.length + JSON.stringify(messages).length) / 4,
-        );
-        const reserveTokens = estimateIn + maxTokens;
-        const reserveUsd = deps.pricing(model, {
-          inputTokens: estimateIn,
-          outputTokens: maxTokens,
-        });
         const budgeted =
           spec.budget?.maxTokens !== undefined || spec.budget?.maxCostUsd !== undefined;
-        if (budgeted && !(await deps.store.reserveBudget(swarmId, reserveTokens, reserveUsd))) {
-          throw new TaskFailure(
-            `budget exceeded: this call could need ${reserveTokens} tokens / $${reserveUsd.toFixed(4)} more than the swarm's budget allows`,
-            false,
-            { budgetExceeded: true },
-          );
+        let grant: CallGrant | undefined;
+        if (budgeted) {
+          const inputTokens = await inputTokensFor(provider, {
+            model,
+            system: definition.systemPrompt,
+            messages,
+            tools,
+            signal,
+            headers: { ...headers, 'x-cfn-call-key': key },
+          });
+          const r = await reserveCall(deps.store, deps.pricing, swarmId, {
+            model,
+            inputTokens,
+            maxTokens,
+          });
+          if ('need' in r)
+            throw new TaskFailure(
+              `budget exceeded: the swarm's budget has no room left for this call (up to ${inputTokens} input ` +
+                `tokens and a short answer: ${r.need.tokens} tokens / $${r.need.usd.toFixed(4)})`,
+              false,
+              { budgetExceeded: true },
+            );
+          grant = r;
         }
         const started = Date.now();
         try {
@@ -196,7 +206,8 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
             model,
             system: definition.systemPrompt,
             messages,
-            maxTokens,
+            // Within the budget: the provider stops the answer there.
+            maxTokens: grant?.maxTokens ?? maxTokens,
             temperature: definition.temperature,
             ...(tools.length ? { tools } : {}),
             signal,
@@ -253,7 +264,7 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
             throw new TaskFailure('cancelled during an LLM call', false, { cancelled: true });
           throw err;
         } finally {
-          if (budgeted) await deps.store.releaseBudget(swarmId, reserveTokens, reserveUsd);
+          await grant?.release();
         }
       }
       tokens.input += entry.inputTokens;
@@ -358,7 +369,9 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
       held: { tokens: 0, usd: 0 },
     };
     try {
-      const workspace = spec.workspace ? await deps.workspaces.open(spec.workspace) : undefined;
+      const workspace = spec.workspace
+        ? await deps.workspaces.open(spec.workspace, { network: spec.network === true })
+        : undefined;
       if (task.command) {
         if (!workspace)
           return {
@@ -393,6 +406,9 @@ export function createAgentRunner(deps: AgentRunnerDeps) {
           ...err.flags,
           ...spent,
         };
+      // Commands refused (no sandbox) or a workspace swapped for a link: retrying cannot help.
+      if (err instanceof WorkspaceError && err.code !== 'IO')
+        return { ok: false, reason: err.message, retryable: false, ...spent };
       throw err;
     }
   }

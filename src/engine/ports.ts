@@ -11,8 +11,14 @@ export interface ProviderResolver {
   get(name?: string): Provider;
 }
 
+/** What a swarm's spec says about how its workspace may be used. */
+export interface WorkspaceOpenOptions {
+  /** The swarm's commands may reach the network (spec `network`, allowed by the operator). */
+  network: boolean;
+}
+
 export interface WorkspaceAccess {
-  open(root: string): Promise<Workspace>;
+  open(root: string, options: WorkspaceOpenOptions): Promise<Workspace>;
   toolsFor(agentTools: string[]): ToolSpec[];
   execute(
     workspace: Workspace,

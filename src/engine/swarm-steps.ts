@@ -98,14 +98,18 @@ export function createSwarmSteps(ctx: EngineContext) {
           feedback: action.feedback,
         });
         if (state.spec.workspace) {
-          const ws = await ctx.deps.workspaces.open(state.spec.workspace);
+          const ws = await ctx.deps.workspaces.open(state.spec.workspace, {
+            network: state.spec.network === true,
+          });
           const snap = await ws.snapshot();
           await store.saveSnapshot(swarmId, action.iteration, snap.files);
         }
         return { events };
       }
       case 'check-deliverable': {
-        const ws = await ctx.deps.workspaces.open(state.spec.workspace!);
+        const ws = await ctx.deps.workspaces.open(state.spec.workspace!, {
+          network: state.spec.network === true,
+        });
         const before = (await store.loadSnapshot(swarmId, action.iteration)) ?? {};
         const changedFiles = await ws.changesSince({ files: before });
         return {

@@ -21,6 +21,7 @@ import { createEngineMetrics } from '../observability/engine-metrics.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { Logger } from '../ports/logger.js';
+import type { CommandSandbox } from '../ports/sandbox.js';
 import type { SwarmStore } from '../ports/swarm-store.js';
 import { JOB_NAMES } from '../ports/job-catalog.js';
 import type { JobHandler, JobHandlers, JobName, TaskQueue } from '../ports/task-queue.js';
@@ -120,7 +121,7 @@ export function providerConfigs(config: Config): ProviderConfig[] {
       name: 'cli',
       kind: 'cli',
       command: [...e.cliCommand],
-      env: { ...e.commandEnv },
+      env: { ...e.cliEnv },
     } as ProviderConfig);
   }
   return parseProviderConfigs(
@@ -138,6 +139,8 @@ export async function createEngineRuntime(
     runsJobs: boolean;
     /** While maintenance is on (a restore), jobs wait before they start. */
     maintenance?: MaintenanceMode;
+    /** Where agent commands and command validators run (src/main/sandbox-runtime.ts). */
+    sandbox: CommandSandbox;
   },
 ): Promise<EngineRuntime> {
   const { logger } = deps;
@@ -217,7 +220,7 @@ export async function createEngineRuntime(
     queue,
     successRateWindowMinutes: e.successRateWindowMinutes,
   });
-  const toolAllowList = [...e.toolCommands];
+  const toolAllowList = e.toolCommands ? [...e.toolCommands] : undefined;
   const engine = createSwarmEngine({
     store,
     queue,
@@ -226,8 +229,9 @@ export async function createEngineRuntime(
     providers,
     pricing: (model, usage) => costUsd(prices, model, usage).usd,
     workspaces: {
-      open: (root) => createFsWorkspace(root, { baseEnv: { ...e.commandEnv } }),
-      toolsFor: (tools) => toolsForAgent(tools),
+      open: (root, opts) =>
+        createFsWorkspace(root, { sandbox: deps.sandbox, network: opts?.network === true }),
+      toolsFor: (tools) => toolsForAgent(tools, toolAllowList),
       execute: (ws, call, opts) => executeToolCall(ws, call, { ...opts, allowList: toolAllowList }),
     },
     logger,

@@ -17,6 +17,7 @@ import type { AuditLogStore } from '../ports/audit-log-store.js';
 import type { DestinationStream } from 'pino';
 import { readBuildInfo, type BuildInfo } from './build-info.js';
 import { createEngineRuntime, type EngineRuntime } from './engine-runtime.js';
+import { openSandbox, sandboxForApiReplica } from './sandbox-runtime.js';
 import {
   createPgBackupCatalog,
   createPgSettingsStore,
@@ -125,10 +126,18 @@ export async function createRuntime(
         ? PHYSICAL_BACKUP_KINDS.map((k) => `pgbackrest-${k}` as const)
         : []),
     ]);
+    const runsJobs = (options.role ?? 'all') !== 'api';
+    // Before the health service, which reports it; `CFN_SANDBOX=bwrap` stops start-up here.
+    const sandbox = options.withEngine
+      ? runsJobs
+        ? await openSandbox(config, logger)
+        : sandboxForApiReplica()
+      : undefined;
     const health = createHealthService({
       version: build.version,
       probes,
       timeoutMs: config.healthCheckTimeoutMs,
+      sandbox: sandbox?.status,
       async notReadyReason() {
         const m = await maintenance.current();
         return m.enabled ? `maintenance${m.reason ? `: ${m.reason}` : ''}` : undefined;
@@ -143,13 +152,14 @@ export async function createRuntime(
       createPgAuditLogStore(database.db, database.readDb),
       metrics.auditEventsTotal,
     );
-    const engine = options.withEngine
+    const engine = sandbox
       ? await createEngineRuntime(config, {
           database,
           logger,
           metrics,
           maintenance,
-          runsJobs: (options.role ?? 'all') !== 'api',
+          runsJobs,
+          sandbox: sandbox.sandbox,
         })
       : undefined;
     const apiKeys = createApiKeyService({

@@ -19,7 +19,7 @@ import {
 } from './backup-runtime.js';
 import type { BackupProgress } from '../ops/backup-service.js';
 import { createReplicaAgent, type ReplicaAgent } from '../ops/replica-agent.js';
-import { confineWorkspace } from './confine-workspace.js';
+import { confineWorkspace, realpathOfNearest } from './confine-workspace.js';
 import { removeServiceFile, writeServiceFile } from './service-file.js';
 import { createRuntime, type Role, type Runtime, type RuntimeOptions } from './runtime.js';
 
@@ -177,6 +177,8 @@ export async function startServer(
               commandTimeoutMs: config.engine.commandTimeoutMs,
               webhooksEnabled: config.engine.webhookSecret !== undefined,
               confineWorkspace,
+              sharedWorkspaces: config.engine.sharedWorkspaces.map(realpathOfNearest),
+              networkAllowed: config.engine.sandbox.networkAllowed,
               openStreams,
             },
           }

@@ -39,4 +39,20 @@ describe('health service', () => {
     h.setShuttingDown();
     expect(await h.readiness()).toMatchObject({ ready: false, reason: 'shutting down' });
   });
+
+  it('reports the sandbox beside the checks, never as a failure', async () => {
+    const h = createHealthService({
+      version: '1',
+      timeoutMs: 100,
+      probes: [{ name: 'database', check: async () => {} }],
+      sandbox: { status: 'unavailable', detail: 'bwrap was not found' },
+    });
+    expect(await h.report()).toMatchObject({
+      status: 'ok',
+      sandbox: { status: 'unavailable', detail: 'bwrap was not found' },
+    });
+    expect((await h.readiness()).ready).toBe(true);
+    const without = createHealthService({ version: '1', timeoutMs: 100, probes: [] });
+    expect(await without.report()).not.toHaveProperty('sandbox');
+  });
 });

@@ -1,6 +1,7 @@
 // Health of the service from real probes: each dependency checked concurrently with a timeout;
 // concurrent callers share one round of checks so frequent probing stays cheap.
 import type { HealthProbe } from '../ports/health-check.js';
+import type { SandboxStatus } from '../ports/sandbox.js';
 
 export type CheckStatus = 'ok' | 'error';
 
@@ -17,6 +18,8 @@ export interface HealthReport {
   checks: Record<string, CheckResult>;
   /** Names of the checks that failed (absent when healthy). */
   failing?: string[];
+  /** Where agent commands run; informational, never part of `status` or readiness. */
+  sandbox?: SandboxStatus;
 }
 
 export interface HealthServiceOptions {
@@ -27,6 +30,8 @@ export interface HealthServiceOptions {
   now?: () => number;
   /** A reason not to take traffic (e.g. maintenance mode), or undefined when ready. */
   notReadyReason?: () => Promise<string | undefined>;
+  /** The command sandbox's state (fixed at start), reported beside the checks. */
+  sandbox?: SandboxStatus | undefined;
 }
 
 export interface HealthService {
@@ -83,6 +88,8 @@ export function createHealthService(options: HealthServiceOptions): HealthServic
       uptimeSeconds: Math.floor((now() - startedAt) / 1000),
       checks,
       ...(failing.length ? { failing } : {}),
+      // The API works without commands: a missing sandbox is said, not counted as a failure.
+      ...(options.sandbox ? { sandbox: options.sandbox } : {}),
     };
   }
 

@@ -85,7 +85,17 @@ export interface Provider {
   /** Whether the adapter can run workspace tools through the model's tool-calling. */
   readonly supportsTools: boolean;
   complete(request: CompletionRequest): Promise<CompletionResult>;
+  /**
+   * The input tokens of a request as the provider's own tokenizer counts them (no completion, no
+   * cost), where the provider can tell; budgets bound the others themselves.
+   */
+  countInputTokens?(request: TokenCountRequest): Promise<number>;
 }
+
+export type TokenCountRequest = Pick<
+  CompletionRequest,
+  'model' | 'system' | 'messages' | 'tools' | 'signal' | 'headers'
+>;
 
 export interface PriceTable {
   /** USD per million tokens, by model id (exact) or prefix ending in '*'. */

@@ -83,6 +83,14 @@ export interface JournalEntry {
   durationMs: number;
 }
 
+export interface CallReservation {
+  inputTokens: number;
+  inputUsd: number;
+  maxOutputTokens: number;
+  minOutputTokens: number;
+  usdPerOutputToken: number;
+}
+
 export interface PlaybookEntry {
   id: string;
   swarmId: string;
@@ -178,8 +186,12 @@ export interface SwarmStore {
   /** Ids of swarms not in a terminal status (recovery after a restart). */
   unfinished(): Promise<string[]>;
 
-  /** Reserves budget for a call; false when it would exceed the swarm's limits. */
-  reserveBudget(swarmId: string, tokens: number, usd: number): Promise<boolean>;
+  /**
+   * Reserves budget for one call, atomically against the swarm's usage and other reservations:
+   * its input (an upper bound) and as much of its output limit as the budget still allows. Returns
+   * the output tokens granted, or 0 when not even `minOutputTokens` fit (nothing is reserved then).
+   */
+  reserveCall(swarmId: string, call: CallReservation): Promise<number>;
   releaseBudget(swarmId: string, tokens: number, usd: number): Promise<void>;
   /** Adds to the reservation unconditionally: usage of finished calls not yet in the swarm's totals. */
   holdBudget(swarmId: string, tokens: number, usd: number): Promise<void>;
@@ -216,4 +228,7 @@ export interface SwarmStore {
     error: string | null;
     durationMs: number;
   }): Promise<void>;
+
+  /** The workspaces of swarms not in a terminal status (one workspace per swarm, unless shared). */
+  workspacesInUse(): Promise<Array<{ swarmId: string; workspace: string }>>;
 }

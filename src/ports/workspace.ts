@@ -28,7 +28,10 @@ export interface Workspace {
   readFile(relPath: string): Promise<string>;
   writeFile(relPath: string, content: string): Promise<void>;
   listFiles(relDir?: string): Promise<FileEntry[]>;
-  /** Runs a shell command line in the workspace (whole process group killed on abort/timeout). */
+  /**
+   * Runs a shell command line in the workspace, inside the sandbox (all of it killed on abort or
+   * timeout). Throws NO_SANDBOX when commands are refused (no sandbox, and not opted out).
+   */
   runCommand(commandLine: string, options: RunCommandOptions): Promise<CommandResult>;
   /** An opaque fingerprint of the current content, to compare later. */
   snapshot(): Promise<WorkspaceSnapshot>;
@@ -43,7 +46,7 @@ export interface WorkspaceSnapshot {
 
 export class WorkspaceError extends Error {
   constructor(
-    readonly code: 'ESCAPE' | 'NOT_FOUND' | 'TOO_LARGE' | 'NOT_ALLOWED' | 'IO',
+    readonly code: 'ESCAPE' | 'NOT_FOUND' | 'TOO_LARGE' | 'NOT_ALLOWED' | 'NO_SANDBOX' | 'IO',
     message: string,
   ) {
     super(message);

@@ -41,6 +41,21 @@ describe('anthropic wire format', () => {
       maxRetries: 0,
     });
 
+  it('counts the input tokens of a request with the API, as its answer will report them', async () => {
+    const ask = {
+      system: 'You review code.',
+      messages: [{ role: 'user' as const, content: '検証してください: the parser' }],
+      tools: [{ name: 'read_file', description: 'Read a file', inputSchema: { type: 'object' } }],
+      signal: new AbortController().signal,
+      headers: { 'x-cfn-call-key': 's/t/llm/0' },
+    };
+    const counted = await provider().countInputTokens!(ask);
+    expect(fake.requests).toEqual([]); // no completion
+    expect(fake.tokenCounts).toEqual([{ callKey: 's/t/llm/0', inputTokens: counted }]);
+    const answer = await provider().complete({ ...ask, maxTokens: 100, timeoutMs: 5000 });
+    expect(answer.usage.inputTokens).toBe(counted);
+  });
+
   it('sends the key, API version, system, max_tokens and temperature as the API expects', async () => {
     await provider().complete(request({ maxTokens: 321, temperature: 0.2 }));
     const [seen] = fake.requests;

@@ -17,6 +17,7 @@ import {
   type CompletionResult,
   type Provider,
   type ProviderErrorKind,
+  type TokenCountRequest,
   type ToolCall,
   type ToolSpec,
 } from '../ports/provider.js';
@@ -85,8 +86,35 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Prov
         call.end();
       }
     },
+    async countInputTokens(request: TokenCountRequest): Promise<number> {
+      const deadline = startCallDeadline(request.signal, COUNT_TIMEOUT_MS);
+      const { max_tokens: _max, ...params } = toMessageParams(
+        { ...request, maxTokens: 1, timeoutMs: COUNT_TIMEOUT_MS },
+        request.model ?? defaultModel,
+      );
+      try {
+        // The request carries no temperature: what is left is the counting endpoint's shape.
+        const counted = await client.messages.countTokens(
+          params as Anthropic.MessageCountTokensParams,
+          {
+            signal: deadline.signal,
+            timeout: COUNT_TIMEOUT_MS,
+            maxRetries: 1,
+            ...(request.headers ? { headers: request.headers } : {}),
+          },
+        );
+        return counted.input_tokens;
+      } catch (err) {
+        throw toProviderError(err, name, 1, deadline, COUNT_TIMEOUT_MS);
+      } finally {
+        deadline.dispose();
+      }
+    },
   };
 }
+
+/** Token counting is quick, or not worth waiting for (the engine then bounds the count itself). */
+const COUNT_TIMEOUT_MS = 10_000;
 
 type MessageParams = Omit<Anthropic.MessageCreateParamsNonStreaming, 'stream'>;
 

@@ -161,6 +161,7 @@ describe('call log lines', () => {
   const call = (registry: ReturnType<typeof createProviderRegistry>, name: string) =>
     registry.get(name).complete({
       ...request(),
+      maxTokens: 200,
       messages: [{ role: 'user' as const, content: prompt }],
       headers: { 'x-request-id': 'req-42', 'x-cfn-call-key': callKey },
     });

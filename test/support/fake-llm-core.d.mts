@@ -66,7 +66,7 @@ export interface FakeRequest {
 export interface FakeTextReply {
   text?: string;
   toolCalls?: Array<{ id?: string; name: string; input?: Record<string, unknown> }>;
-  /** Defaults: chars/4 of the prompt and of the answer. */
+  /** Defaults: estimateTokens() of the prompt and of the answer (the answer cut at max_tokens). */
   usage?: { inputTokens?: number; outputTokens?: number };
   /** Wait before the response starts (cut short when the client goes away). */
   delayMs?: number;
@@ -113,6 +113,8 @@ export interface FakeLlm {
   port: number;
   /** Every request in arrival order, updated in place as replies progress. */
   requests: FakeRequest[];
+  /** Each token counting request (Anthropic's POST /v1/messages/count_tokens), not in `requests`. */
+  tokenCounts: Array<{ callKey: string | undefined; inputTokens: number }>;
   /** 'request' (a request arrived) and 'change' (any log entry changed), with the entry. */
   events: EventEmitter;
   setResponder(responder: FakeResponder): void;

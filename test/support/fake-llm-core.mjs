@@ -16,14 +16,46 @@ import { setTimeout as delay } from 'node:timers/promises';
 /** @typedef {import('./fake-llm-core.d.mts').FakeRule} FakeRule */
 /** @typedef {import('node:http').ServerResponse} ServerResponse */
 
-/** Rough token count, the same chars/4 rule the providers use when a server reports no usage. */
+/**
+ * A token count shaped like real tokenizers': about four ASCII characters per token, but other
+ * scripts (CJK, emoji, ...) at more than one token per character, so a budget estimated by
+ * characters undercounts them as it does against a real API.
+ * @param {string} text
+ */
 export function estimateTokens(text) {
-  return tokensForChars(text.length);
+  let ascii = 0;
+  let other = 0;
+  for (const ch of text) {
+    if ((ch.codePointAt(0) ?? 0) < 128) ascii++;
+    else other++;
+  }
+  return Math.max(1, Math.ceil(ascii / 4 + other * 1.3));
 }
 
-/** @param {number} chars */
-function tokensForChars(chars) {
-  return Math.max(1, Math.ceil(chars / 4));
+/**
+ * The longest start of `text` within `limit` tokens (what a real API returns at max_tokens).
+ * @param {string} text
+ * @param {number} limit
+ */
+function truncateToTokens(text, limit) {
+  let out = '';
+  for (const ch of text) {
+    if (estimateTokens(out + ch) > limit) break;
+    out += ch;
+  }
+  return out;
+}
+
+/**
+ * What the input usage counts: system prompt, messages and tool definitions.
+ * @param {{ system: string; messages: FakeMessage[]; tools: unknown[] }} request
+ */
+function promptText(request) {
+  return (
+    request.system +
+    request.messages.map((m) => m.content).join('') +
+    (request.tools.length > 0 ? JSON.stringify(request.tools) : '')
+  );
 }
 
 /** @type {FakeResponder} */
@@ -42,6 +74,8 @@ export async function startFakeLlm(options = {}) {
   const host = options.host ?? '127.0.0.1';
   /** @type {FakeRequest[]} */
   const requests = [];
+  /** @type {Array<{ callKey: string | undefined; inputTokens: number }>} */
+  const tokenCounts = [];
   const events = new EventEmitter();
   // Tests may attach many waiters at once; none of them leaks past its own timeout.
   events.setMaxListeners(0);
@@ -92,6 +126,28 @@ export async function startFakeLlm(options = {}) {
     }
     if (req.method === 'GET' && url.pathname === '/_health') {
       sendJson(res, 200, { status: 'ok', requests: requests.length });
+      return;
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/messages/count_tokens') {
+      // Anthropic's token counting, with the same count the answers report as their input usage.
+      // Logged apart: it is not a completion (and costs nothing).
+      let body;
+      try {
+        body = JSON.parse(await readBody(req));
+      } catch {
+        body = null;
+      }
+      const parsed = isRecord(body) ? parseBody('anthropic', body) : undefined;
+      if (!parsed || typeof parsed.model !== 'string' || parsed.model === '') {
+        sendJson(res, 400, {
+          type: 'error',
+          error: { type: 'invalid_request_error', message: 'model: Field required' },
+        });
+        return;
+      }
+      const inputTokens = estimateTokens(promptText(parsed));
+      tokenCounts.push({ callKey: headerOf(req, 'x-cfn-call-key'), inputTokens });
+      sendJson(res, 200, { input_tokens: inputTokens });
       return;
     }
     /** @type {'anthropic' | 'openai' | undefined} */
@@ -324,12 +380,14 @@ export async function startFakeLlm(options = {}) {
     url: `http://${host}:${port}`,
     port,
     requests,
+    tokenCounts,
     events,
     setResponder(next) {
       responder = next;
     },
     reset() {
       requests.length = 0;
+      tokenCounts.length = 0;
       nextId = 1;
       responder = options.responder ?? echoResponder;
     },
@@ -596,8 +654,8 @@ function validate(format, headers, body, apiKey) {
  * @param {FakeTextReply} reply
  */
 function buildAnswer(entry, reply) {
-  const text = reply.text ?? '';
-  const toolCalls = (reply.toolCalls ?? []).map((call, index) => ({
+  let text = reply.text ?? '';
+  let toolCalls = (reply.toolCalls ?? []).map((call, index) => ({
     id:
       call.id ??
       (entry.format === 'anthropic'
@@ -606,11 +664,23 @@ function buildAnswer(entry, reply) {
     name: call.name,
     input: call.input ?? {},
   }));
-  const promptChars =
-    entry.system.length +
-    entry.messages.reduce((sum, m) => sum + m.content.length, 0) +
-    (entry.tools.length > 0 ? JSON.stringify(entry.tools).length : 0);
-  const outputChars = text.length + (toolCalls.length > 0 ? JSON.stringify(toolCalls).length : 0);
+  const prompt = promptText(entry);
+  const body = isRecord(entry.body) ? entry.body : {};
+  const limit =
+    entry.format === 'anthropic'
+      ? body.max_tokens
+      : (body.max_completion_tokens ?? body.max_tokens);
+  let outputTokens =
+    reply.usage?.outputTokens ??
+    estimateTokens(text + (toolCalls.length > 0 ? JSON.stringify(toolCalls) : ''));
+  let stopReason = reply.stopReason;
+  if (typeof limit === 'number' && outputTokens > limit) {
+    // As the real APIs do: the answer stops at the output limit, tool calls unfinished.
+    text = truncateToTokens(text, limit);
+    toolCalls = [];
+    outputTokens = limit;
+    stopReason = entry.format === 'anthropic' ? 'max_tokens' : 'length';
+  }
   const anthropicStop = toolCalls.length > 0 ? 'tool_use' : 'end_turn';
   const openAiStop = toolCalls.length > 0 ? 'tool_calls' : 'stop';
   return {
@@ -618,10 +688,10 @@ function buildAnswer(entry, reply) {
     model: reply.model ?? (entry.model || 'fake-model'),
     text,
     toolCalls,
-    stopReason: reply.stopReason ?? (entry.format === 'anthropic' ? anthropicStop : openAiStop),
+    stopReason: stopReason ?? (entry.format === 'anthropic' ? anthropicStop : openAiStop),
     usage: {
-      inputTokens: reply.usage?.inputTokens ?? tokensForChars(promptChars),
-      outputTokens: reply.usage?.outputTokens ?? tokensForChars(outputChars),
+      inputTokens: reply.usage?.inputTokens ?? estimateTokens(prompt),
+      outputTokens,
     },
   };
 }
@@ -926,4 +996,13 @@ async function pause(ms, gone) {
   } catch {
     return false;
   }
+}
+
+/**
+ * @param {import('node:http').IncomingMessage} req
+ * @param {string} name
+ */
+function headerOf(req, name) {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
 }

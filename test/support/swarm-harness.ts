@@ -28,13 +28,17 @@ export function agentOf(req: FakeRequest): string {
 
 export function writeAgents(
   dir: string,
-  extra: Record<string, { role: string; provider?: string; tools?: string }> = {},
+  extra: Record<
+    string,
+    { role: string; provider?: string; tools?: string; maxTokens?: number }
+  > = {},
 ) {
   fs.mkdirSync(dir, { recursive: true });
   for (const [name, a] of Object.entries({ ...TEST_AGENTS, ...extra })) {
     const lines = ['---', `name: ${name}`, `description: test agent ${name}`, `role: ${a.role}`];
     if (a.provider) lines.push(`provider: ${a.provider}`);
     if ('tools' in a && a.tools) lines.push(`tools: ${a.tools}`);
+    if ('maxTokens' in a && a.maxTokens) lines.push(`maxTokens: ${a.maxTokens}`);
     lines.push('---', `AGENT=${name}. Follow the output contract.`);
     fs.writeFileSync(path.join(dir, `${name}.md`), lines.join('\n') + '\n');
   }

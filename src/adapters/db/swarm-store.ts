@@ -72,6 +72,25 @@ insert into events (swarm_id, seq, type, data, request_id)
 select id, 1, 'swarm.created', $10::jsonb, $9 from sw
 returning at`;
 
+const RESERVE_CALL_SQL = `
+with cur as (
+  select id,
+    least($4::bigint,
+      case when budget_max_tokens is null then $4::bigint
+           else budget_max_tokens - input_tokens - output_tokens - reserved_tokens - $2::bigint end,
+      case when budget_max_usd is null then $4::bigint
+           when cost_usd + reserved_usd + $3::float8 > budget_max_usd then -1
+           when $6::float8 <= 0 then $4::bigint
+           else floor((budget_max_usd - cost_usd - reserved_usd - $3::float8) / $6::float8)::bigint
+      end) as g
+  from swarms where id = $1 for update),
+upd as (
+  update swarms s set reserved_tokens = s.reserved_tokens + $2::bigint + cur.g,
+                      reserved_usd = s.reserved_usd + $3::float8 + cur.g * $6::float8
+  from cur where s.id = cur.id and cur.g >= $5::bigint
+  returning cur.g)
+select coalesce((select g from upd), 0)::int as granted`;
+
 const encodeCursor = (r: SwarmRecord) =>
   Buffer.from(`${r.createdAt.toISOString()}|${r.id}`).toString('base64url');
 function decodeCursor(c: string): { at: Date; id: string } | undefined {
@@ -238,22 +257,18 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
       return rows.map((r) => r.id);
     },
 
-    async reserveBudget(swarmId, tokens, usd) {
-      const rows = await db
-        .update(swarms)
-        .set({
-          reservedTokens: sql`${swarms.reservedTokens} + ${tokens}`,
-          reservedUsd: sql`${swarms.reservedUsd} + ${usd}`,
-        })
-        .where(
-          and(
-            eq(swarms.id, swarmId),
-            sql`(${swarms.budgetMaxTokens} is null or ${swarms.inputTokens} + ${swarms.outputTokens} + ${swarms.reservedTokens} + ${tokens} <= ${swarms.budgetMaxTokens})`,
-            sql`(${swarms.budgetMaxUsd} is null or ${swarms.costUsd} + ${swarms.reservedUsd} + ${usd} <= ${swarms.budgetMaxUsd})`,
-          ),
-        )
-        .returning({ id: swarms.id });
-      return rows.length === 1;
+    async reserveCall(swarmId, call) {
+      // The row is locked while the grant is computed from it, so concurrent calls of one swarm
+      // never reserve more than its budget between them.
+      const { rows } = await raw('cfn_reserve_call', RESERVE_CALL_SQL, [
+        swarmId,
+        Math.ceil(call.inputTokens),
+        call.inputUsd,
+        Math.floor(call.maxOutputTokens),
+        Math.ceil(call.minOutputTokens),
+        call.usdPerOutputToken,
+      ]);
+      return Number((rows[0] as { granted: number | string } | undefined)?.granted ?? 0);
     },
 
     async releaseBudget(swarmId, tokens, usd) {
@@ -409,6 +424,19 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
 
     async recordWebhookDelivery(d) {
       await db.insert(webhookDeliveries).values({ ...d, error: storableText(d.error) });
+    },
+
+    async workspacesInUse() {
+      const rows = await db
+        .select({ id: swarms.id, workspace: sql<string>`${swarms.spec}->>'workspace'` })
+        .from(swarms)
+        .where(
+          and(
+            notInArray(swarms.status, [...TERMINAL_STATUSES]),
+            sql`${swarms.spec}->>'workspace' is not null`,
+          ),
+        );
+      return rows.map((r) => ({ swarmId: r.id, workspace: r.workspace }));
     },
   };
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import {
   mkdir,
   mkdtemp,
@@ -14,7 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestSandbox } from '../../../test/support/sandbox.js';
 import { WorkspaceError, type Workspace } from '../../ports/workspace.js';
+import { createUnconfinedSandbox } from '../sandbox/unconfined-sandbox.js';
 import { createFsWorkspace } from './fs-workspace.js';
 
 // eslint-disable-next-line no-restricted-properties -- the test plants a secret in this process's environment to prove commands never see it
@@ -32,8 +34,11 @@ beforeEach(async () => {
   await mkdir(rootDir);
   await mkdir(outside);
   await writeFile(path.join(outside, 'secret.txt'), 'top secret');
-  ws = await createFsWorkspace(rootDir);
+  // Unconfined: these tests are about the command run itself (the sandbox: test/sandbox/).
+  ws = await createFsWorkspace(rootDir, { sandbox: createUnconfinedSandbox(unconfinedEnv) });
 });
+
+const unconfinedEnv = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/nonexistent-home' };
 
 afterEach(async () => {
   await rm(base, { recursive: true, force: true });
@@ -243,6 +248,38 @@ describe('confinement', () => {
   });
 });
 
+describe('the workspace itself', () => {
+  it('refuses a root that is, or is under, a symbolic link, creating nothing', async () => {
+    await symlink(outside, path.join(base, 'linked'));
+    expect(await codeOf(createFsWorkspace(path.join(base, 'linked')))).toBe('ESCAPE');
+    expect(await codeOf(createFsWorkspace(path.join(base, 'linked', 'new')))).toBe('ESCAPE');
+    expect(existsSync(path.join(outside, 'new'))).toBe(false);
+  });
+
+  it('gives its files to the sandbox user, so commands can change what write_file wrote', async () => {
+    const sandbox = await createTestSandbox(path.join(base, 'support'));
+    await writeFile(path.join(rootDir, 'before.txt'), 'from the operator');
+    await symlink(path.join(outside, 'secret.txt'), path.join(rootDir, 'to-outside'));
+    const outsideOwner = statSync(path.join(outside, 'secret.txt')).uid;
+    const sandboxed = await createFsWorkspace(rootDir, { sandbox });
+    await sandboxed.writeFile('deep/dir/a.txt', 'from write_file');
+    const result = await sandboxed.runCommand(
+      'echo more >> deep/dir/a.txt && echo more >> before.txt && touch deep/dir/new',
+      { timeoutMs: 10_000 },
+    );
+    expect(result).toMatchObject({ exitCode: 0, output: '' });
+    expect(await readFile(path.join(rootDir, 'deep', 'dir', 'a.txt'), 'utf8')).toBe(
+      'from write_filemore\n',
+    );
+    if (sandbox.owner) {
+      for (const p of ['', 'before.txt', 'deep', 'deep/dir', 'deep/dir/a.txt'])
+        expect(statSync(path.join(rootDir, p)).uid, p).toBe(sandbox.owner.uid);
+    }
+    // The link was given, never what it points to.
+    expect(statSync(path.join(outside, 'secret.txt')).uid).toBe(outsideOwner);
+  });
+});
+
 describe('snapshot', () => {
   it('reports added, modified and deleted files, sorted', async () => {
     await ws.writeFile('keep.txt', 'same');
@@ -307,7 +344,7 @@ describe('runCommand', () => {
       expect(result.output).not.toContain('CFN_SECRET_TEST');
       expect(result.output).not.toContain('leaked-value');
       expect(result.output).toContain('EXTRA_VAR=given');
-      expect(result.output).toContain(`HOME=${rootDir}`);
+      expect(result.output).toContain('HOME=/nonexistent-home');
       expect(result.output).toContain('PATH=');
     } finally {
       delete serviceEnv.CFN_SECRET_TEST;
@@ -387,9 +424,15 @@ describe('runCommand', () => {
     expect(existsSync(path.join(rootDir, 'ran'))).toBe(false);
   });
 
+  it('refuses every command when it has no sandbox', async () => {
+    const bare = await createFsWorkspace(rootDir);
+    expect(await codeOf(bare.runCommand('true', opts))).toBe('NO_SANDBOX');
+  });
+
   it('enforces the allow list and rejects shell metacharacters', async () => {
     const limited = await createFsWorkspace(rootDir, {
       commandAllowList: ['echo', 'ls'],
+      sandbox: createUnconfinedSandbox(unconfinedEnv),
     });
     expect((await limited.runCommand('echo hello world', opts)).output).toBe('hello world\n');
     expect((await limited.runCommand('  ls', opts)).exitCode).toBe(0);

@@ -1,10 +1,10 @@
 // The Workspace port on a local directory: every path is confined to the root (symlinks included),
-// writes are atomic, and commands run in their own process group with a minimal environment.
+// writes are atomic, and commands run in the CommandSandbox it is given (none given: refused).
 
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, constants as fsConstants, type Dirent } from 'node:fs';
+import { constants as fsConstants, type Dirent } from 'node:fs';
 import {
+  lchown,
   lstat,
   mkdir,
   open,
@@ -17,6 +17,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import path from 'node:path';
+import type { CommandSandbox } from '../../ports/sandbox.js';
 import {
   WorkspaceError,
   type CommandResult,
@@ -25,14 +26,17 @@ import {
   type Workspace,
   type WorkspaceSnapshot,
 } from '../../ports/workspace.js';
+import { ensureGiven, giveCreatedDirs } from './workspace-owner.js';
 
 export interface FsWorkspaceOptions {
   /** Largest file readFile returns and writeFile accepts (default 1 MiB). */
   maxFileBytes?: number;
   /** When set, runCommand accepts only these first words and no shell metacharacters. */
   commandAllowList?: readonly string[];
-  /** Environment every command starts from; never the service's own (default: a plain PATH). */
-  baseEnv?: Record<string, string>;
+  /** Where commands run. Unset: every command is refused (NO_SANDBOX). */
+  sandbox?: CommandSandbox;
+  /** Whether this swarm's commands may reach the network (default false). */
+  network?: boolean;
   /** Most entries listFiles returns (default 5,000). */
   maxListEntries?: number;
   /** Most files snapshot() hashes (default 50,000). */
@@ -43,10 +47,6 @@ const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
 const DEFAULT_MAX_LIST_ENTRIES = 5_000;
 const DEFAULT_MAX_SNAPSHOT_FILES = 50_000;
 const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
-const DEFAULT_BASE_ENV: Readonly<Record<string, string>> = { PATH: '/usr/local/bin:/usr/bin:/bin' };
-const KILL_GRACE_MS = 500;
-/** After the shell exits, how long a straggler may keep the output pipe open before we stop reading. */
-const PIPE_DRAIN_MS = 1_000;
 const MAX_SYMLINK_HOPS = 40;
 const SKIPPED_DIRS = new Set(['.git', 'node_modules']);
 const SHELL_METACHARACTERS = /[;&|`$><\n\r]/;
@@ -55,13 +55,23 @@ export async function createFsWorkspace(
   root: string,
   options: FsWorkspaceOptions = {},
 ): Promise<Workspace> {
-  await mkdir(root, { recursive: true });
-  const realRoot = await realpath(root);
+  const wanted = path.resolve(root);
+  // Submission stored the real path: a link on it now was swapped in since, and would let the
+  // sandbox bind (and the tools reach) whatever it points to. Checked before mkdir creates anything.
+  const physical = await physicalPath(wanted);
+  if (physical !== wanted) throw linkedRoot(wanted, physical);
+  await mkdir(wanted, { recursive: true });
+  const realRoot = await realpath(wanted);
+  if (realRoot !== wanted) throw linkedRoot(wanted, realRoot);
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const maxListEntries = options.maxListEntries ?? DEFAULT_MAX_LIST_ENTRIES;
   const maxSnapshotFiles = options.maxSnapshotFiles ?? DEFAULT_MAX_SNAPSHOT_FILES;
-  const baseEnv = { ...(options.baseEnv ?? DEFAULT_BASE_ENV) };
   const allowList = options.commandAllowList;
+  const sandbox = options.sandbox;
+  const owner = sandbox?.owner;
+  // Commands run as another user than the service (root dropped to an unprivileged uid): the
+  // workspace must be theirs to write. Given once (then kept up by writeFile).
+  if (owner) await ensureGiven(realRoot, owner);
   const isInside = (p: string): boolean =>
     p === realRoot || p.startsWith(realRoot === '/' ? '/' : realRoot + path.sep);
 
@@ -145,7 +155,7 @@ export async function createFsWorkspace(
     const dir = path.dirname(abs);
     const temp = path.join(dir, `.${path.basename(abs)}.${randomBytes(6).toString('hex')}.tmp`);
     try {
-      await mkdir(dir, { recursive: true });
+      const firstCreated = await mkdir(dir, { recursive: true });
       // The parent was checked before mkdir; check again that what now exists is still ours.
       if (!isInside(await realpath(dir))) {
         throw new WorkspaceError(
@@ -155,6 +165,10 @@ export async function createFsWorkspace(
       }
       const mode = await existingMode(abs);
       await writeFile(temp, content, { flag: 'wx', mode: mode ?? 0o644 });
+      if (owner) {
+        await lchown(temp, owner.uid, owner.gid);
+        if (firstCreated !== undefined) await giveCreatedDirs(firstCreated, dir, owner);
+      }
       await rename(temp, abs);
     } catch (error) {
       await unlink(temp).catch(() => undefined);
@@ -254,12 +268,16 @@ export async function createFsWorkspace(
     runOptions: RunCommandOptions,
   ): Promise<CommandResult> {
     if (allowList !== undefined) checkCommandAllowed(commandLine, allowList);
-    return runConfined(commandLine, {
-      cwd: realRoot,
-      env: { HOME: realRoot, LANG: 'C.UTF-8', ...baseEnv, ...(runOptions.env ?? {}) },
+    if (!sandbox) {
+      throw new WorkspaceError('NO_SANDBOX', 'commands are disabled: no sandbox is configured');
+    }
+    return sandbox.run(commandLine, {
+      workspace: realRoot,
+      env: runOptions.env ?? {},
       timeoutMs: runOptions.timeoutMs,
       signal: runOptions.signal,
       maxOutputBytes: runOptions.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+      network: options.network ?? false,
     });
   }
 
@@ -361,138 +379,16 @@ async function physicalPath(absPath: string): Promise<string> {
   return current;
 }
 
-interface ConfinedRun {
-  cwd: string;
-  env: Record<string, string>;
-  timeoutMs: number;
-  signal: AbortSignal | undefined;
-  maxOutputBytes: number;
-}
-
-/** Runs `/bin/sh -c` in its own process group; never rejects. */
-function runConfined(commandLine: string, run: ConfinedRun): Promise<CommandResult> {
-  const started = performance.now();
-  const output = createTailBuffer(run.maxOutputBytes);
-  if (run.signal?.aborted) {
-    return Promise.resolve({
-      exitCode: null,
-      signal: null,
-      output: '[aborted before start]',
-      durationMs: 0,
-      timedOut: false,
-    });
-  }
-  return new Promise<CommandResult>((resolvePromise) => {
-    // `exec 2>&1` first, so stdout and stderr share one pipe and interleave in true order.
-    const child = spawn('/bin/sh', ['-c', `exec 2>&1\n${commandLine}`], {
-      cwd: run.cwd,
-      env: run.env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let timedOut = false;
-    let exitCode: number | null = null;
-    let exitSignal: string | null = null;
-    let settled = false;
-    const timers: NodeJS.Timeout[] = [];
-
-    const killGroup = (signal: NodeJS.Signals): boolean => {
-      if (child.pid === undefined) return false;
-      try {
-        process.kill(-child.pid, signal);
-        return true;
-      } catch {
-        return false; // ESRCH: the group is already gone
-      }
-    };
-    const terminate = (): void => {
-      if (killGroup('SIGTERM')) {
-        const escalate = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
-        escalate.unref();
-      }
-    };
-    const onAbort = (): void => {
-      clearTimeout(timeout); // an abort is not a timeout, however long the group takes to die
-      terminate();
-    };
-    const finish = (extra?: string): void => {
-      if (settled) return;
-      settled = true;
-      for (const t of timers) clearTimeout(t);
-      run.signal?.removeEventListener('abort', onAbort);
-      resolvePromise({
-        exitCode,
-        signal: exitSignal,
-        output: output.text() + (extra ?? ''),
-        durationMs: Math.round(performance.now() - started),
-        timedOut,
-      });
-    };
-
-    const timeout = setTimeout(() => {
-      timedOut = true;
-      terminate();
-    }, run.timeoutMs);
-    timers.push(timeout);
-    run.signal?.addEventListener('abort', onAbort, { once: true });
-
-    child.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
-    child.on('error', (error) => {
-      finish(`\n[failed to start: ${error.message}]`);
-    });
-    child.on('exit', (code, signal) => {
-      exitCode = code;
-      exitSignal = signal;
-      clearTimeout(timeout);
-      // Background processes the command left behind belong to its group; end them too.
-      terminate();
-      // A process that escaped the group may hold the pipe open; stop waiting for it.
-      const drain = setTimeout(() => child.stdout?.destroy(), PIPE_DRAIN_MS);
-      timers.push(drain);
-    });
-    child.on('close', () => finish());
-  });
-}
-
-/** Keeps the last `limit` bytes of a stream and how many were dropped before them. */
-function createTailBuffer(limit: number): { push(chunk: Buffer): void; text(): string } {
-  const chunks: Buffer[] = [];
-  let kept = 0;
-  let dropped = 0;
-  return {
-    push(chunk) {
-      chunks.push(chunk);
-      kept += chunk.length;
-      while (kept > limit && chunks.length > 0) {
-        const first = chunks[0] as Buffer;
-        const excess = kept - limit;
-        if (first.length <= excess) {
-          chunks.shift();
-          kept -= first.length;
-          dropped += first.length;
-        } else {
-          chunks[0] = first.subarray(excess);
-          kept -= excess;
-          dropped += excess;
-        }
-      }
-    },
-    text() {
-      let tail = Buffer.concat(chunks);
-      if (dropped === 0) return tail.toString('utf8');
-      // Skip UTF-8 continuation bytes so the kept tail starts on a character boundary.
-      let start = 0;
-      while (start < tail.length && start < 4 && ((tail[start] as number) & 0xc0) === 0x80)
-        start += 1;
-      tail = tail.subarray(start);
-      return `[output truncated: first ${dropped + start} bytes omitted]\n${tail.toString('utf8')}`;
-    },
-  };
-}
-
 async function readSortedDir(dir: string): Promise<Dirent[]> {
   const dirents = await readdir(dir, { withFileTypes: true });
   return dirents.sort((a, b) => compareStrings(a.name, b.name));
+}
+
+function linkedRoot(wanted: string, real: string): WorkspaceError {
+  return new WorkspaceError(
+    'ESCAPE',
+    `the workspace ${printable(wanted)} is, or is under, a symbolic link (to ${printable(real)}); refused`,
+  );
 }
 
 async function existingMode(abs: string): Promise<number | undefined> {
@@ -506,14 +402,27 @@ async function existingMode(abs: string): Promise<number | undefined> {
   }
 }
 
-function hashFile(abs: string): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(abs)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolvePromise(hash.digest('hex')));
+/**
+ * The content hash of a regular file. Commands may swap entries while the walk runs: a link is
+ * never followed (O_NOFOLLOW) and a FIFO never waited on (O_NONBLOCK, then not a regular file).
+ */
+async function hashFile(abs: string): Promise<string | undefined> {
+  const handle = await open(
+    abs,
+    fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK,
+  ).catch((error: unknown) => {
+    if (errnoCode(error) === 'ELOOP') return undefined; // became a link since readdir
+    throw error;
   });
+  if (!handle) return undefined;
+  try {
+    if (!(await handle.stat()).isFile()) return undefined;
+    const hash = createHash('sha256');
+    for await (const chunk of handle.createReadStream({ autoClose: false })) hash.update(chunk);
+    return hash.digest('hex');
+  } finally {
+    await handle.close();
+  }
 }
 
 function sha256(text: string): string {

@@ -2,8 +2,10 @@ import { mkdtemp, readFile, realpath, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestSandbox } from '../../../test/support/sandbox.js';
 import type { ToolCall } from '../../ports/provider.js';
 import type { Workspace } from '../../ports/workspace.js';
+import { createRefusingSandbox } from '../sandbox/unconfined-sandbox.js';
 import { createFsWorkspace } from './fs-workspace.js';
 import { executeToolCall, toolsForAgent, WORKSPACE_TOOLS } from './workspace-tools.js';
 
@@ -17,7 +19,8 @@ const options = {
 
 beforeEach(async () => {
   dir = await realpath(await mkdtemp(path.join(os.tmpdir(), 'cfn-tools-')));
-  ws = await createFsWorkspace(path.join(dir, 'ws'));
+  const sandbox = await createTestSandbox(path.join(dir, 'support'));
+  ws = await createFsWorkspace(path.join(dir, 'ws'), { sandbox });
 });
 
 afterEach(async () => {
@@ -98,6 +101,29 @@ describe('executeToolCall', () => {
     expect(none.isError).toBe(true);
   });
 
+  it('runs any command line when the operator set no filter (the sandbox is the boundary)', async () => {
+    await ws.writeFile('t.txt', 'b\na\n');
+    const piped = await executeToolCall(
+      ws,
+      call('run_command', { command: 'sort t.txt | head -1 && echo $HOME' }),
+      { ...options, allowList: undefined },
+    );
+    expect(piped).toEqual({ content: 'Exit code: 0\na\n/home/sandbox\n', isError: false });
+  });
+
+  it('answers with a tool error saying why and what to do when commands are refused', async () => {
+    const refused = await createFsWorkspace(path.join(dir, 'ws'), {
+      sandbox: createRefusingSandbox('commands are refused: no working sandbox (bwrap missing)'),
+    });
+    const result = await executeToolCall(refused, call('run_command', { command: 'ls' }), options);
+    expect(result).toEqual({
+      content:
+        'Commands are unavailable: commands are refused: no working sandbox (bwrap missing). ' +
+        'Work with read_file, write_file and list_files instead.',
+      isError: true,
+    });
+  });
+
   it('turns bad input into an error result naming the problem', async () => {
     const missing = await executeToolCall(ws, call('write_file', { path: 'a.txt' }), options);
     expect(missing.isError).toBe(true);
@@ -164,5 +190,15 @@ describe('tool specs', () => {
     expect(names(['Bash(npm test:*)', 'LS'])).toEqual(['list_files', 'run_command']);
     expect(names(['run_command', 'read_file'])).toEqual(['read_file', 'run_command']);
     expect(names(['WebSearch'])).toEqual([]);
+  });
+
+  it("names the operator's command filter in run_command's description, when there is one", () => {
+    const runCommand = (allowList?: string[]) =>
+      toolsForAgent(['Bash'], allowList)[0]?.description ?? '';
+    expect(runCommand()).toMatch(/sandbox/);
+    expect(runCommand()).not.toMatch(/Only these programs/);
+    expect(runCommand(['npm', 'git'])).toMatch(
+      /Only these programs may start a command: npm, git;/,
+    );
   });
 });

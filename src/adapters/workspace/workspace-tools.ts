@@ -9,8 +9,11 @@ import { checkCommandAllowed } from './fs-workspace.js';
 export interface ExecuteToolCallOptions {
   signal: AbortSignal;
   commandTimeoutMs: number;
-  /** First words run_command accepts (no shell metacharacters either); empty disables it. */
-  allowList: readonly string[];
+  /**
+   * The operator's extra filter (CFN_TOOL_COMMANDS): first words run_command accepts, with no
+   * shell metacharacters. Undefined: any command line (the sandbox is the boundary).
+   */
+  allowList?: readonly string[] | undefined;
   /** Cap on run_command output kept for the model (the workspace default when omitted). */
   maxOutputBytes?: number;
 }
@@ -57,13 +60,27 @@ const descriptions: Record<WorkspaceToolName, string> = {
     'List files and directories under a directory of the workspace, recursively (skips .git and node_modules). ' +
     'Paths in the answer are relative to the workspace root, ready for read_file.',
   run_command:
-    'Run a command in the workspace root (e.g. tests or a build) and get its exit code and output. ' +
-    'Only allowed programs run, with no shell operators such as ; & | $ > < or backticks.',
+    'Run a shell command line in the workspace root (e.g. tests or a build) and get its exit code and output. ' +
+    'It runs in a sandbox: only the workspace is writable, nothing else of the machine is visible, and ' +
+    'there is no network unless the swarm was allowed it.',
 };
 
-export const WORKSPACE_TOOLS: ToolSpec[] = (Object.keys(inputSchemas) as WorkspaceToolName[]).map(
-  (name) => ({ name, description: descriptions[name], inputSchema: jsonSchemaOf(name) }),
-);
+const filteredNote = (allowList: readonly string[]) =>
+  ` Only these programs may start a command: ${allowList.join(', ') || '(none)'}; ` +
+  'shell operators such as ; & | $ > < or backticks are refused.';
+
+function specsFor(allowList: readonly string[] | undefined): ToolSpec[] {
+  return (Object.keys(inputSchemas) as WorkspaceToolName[]).map((name) => ({
+    name,
+    description:
+      name === 'run_command' && allowList !== undefined
+        ? descriptions[name] + filteredNote(allowList)
+        : descriptions[name],
+    inputSchema: jsonSchemaOf(name),
+  }));
+}
+
+export const WORKSPACE_TOOLS: ToolSpec[] = specsFor(undefined);
 
 /** Claude Code tool names (as in `.claude/agents/*.md` frontmatter) to ours. */
 const CLAUDE_CODE_TOOLS: Record<string, WorkspaceToolName> = {
@@ -80,16 +97,21 @@ const CLAUDE_CODE_TOOLS: Record<string, WorkspaceToolName> = {
 /**
  * The workspace tools an agent definition grants. Accepts Claude Code names (a permission suffix
  * such as `Bash(npm test:*)` is ignored) and our own; unknown names grant nothing; [] grants all.
+ * With `allowList` (the operator's command filter), run_command's description names it.
  */
-export function toolsForAgent(agentTools: readonly string[]): ToolSpec[] {
-  if (agentTools.length === 0) return [...WORKSPACE_TOOLS];
+export function toolsForAgent(
+  agentTools: readonly string[],
+  allowList?: readonly string[],
+): ToolSpec[] {
+  const specs = allowList === undefined ? WORKSPACE_TOOLS : specsFor(allowList);
+  if (agentTools.length === 0) return [...specs];
   const granted = new Set<string>();
   for (const raw of agentTools) {
     const name = raw.trim().replace(/\(.*\)$/, '');
     const mapped = isWorkspaceToolName(name) ? name : CLAUDE_CODE_TOOLS[name];
     if (mapped !== undefined) granted.add(mapped);
   }
-  return WORKSPACE_TOOLS.filter((tool) => granted.has(tool.name));
+  return specs.filter((tool) => granted.has(tool.name));
 }
 
 /** Runs one tool call against the workspace. Never throws: failures come back as isError results. */
@@ -147,7 +169,7 @@ async function dispatch(
     }
     case 'run_command': {
       const command = text('command');
-      checkCommandAllowed(command, options.allowList);
+      if (options.allowList !== undefined) checkCommandAllowed(command, options.allowList);
       const result = await workspace.runCommand(command, {
         timeoutMs: options.commandTimeoutMs,
         signal: options.signal,
@@ -178,6 +200,8 @@ function describeError(error: unknown): string {
         return `Too large: ${error.message}.`;
       case 'NOT_ALLOWED':
         return `Not allowed: ${error.message}.`;
+      case 'NO_SANDBOX':
+        return `Commands are unavailable: ${error.message}. Work with read_file, write_file and list_files instead.`;
       case 'IO':
         return `Workspace error: ${error.message}.`;
     }

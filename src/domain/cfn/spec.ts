@@ -16,8 +16,10 @@ export interface SwarmSpec {
   /** The coordinator agent of the hierarchical strategy. */
   coordinator?: string | undefined;
   approval: 'auto' | 'human';
-  /** Absolute path of the workspace directory, when the swarm works on files. */
+  /** Absolute real path of the workspace directory, when the swarm works on files. */
   workspace?: string | undefined;
+  /** Its commands may reach the network (only when the operator allows it); absent: they may not. */
+  network?: boolean | undefined;
   budget?: { maxTokens?: number | undefined; maxCostUsd?: number | undefined } | undefined;
   webhookUrl?: string | undefined;
   gate: number;

@@ -5,6 +5,7 @@ import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { AgentDefinition } from '../../domain/agent-definition.js';
 import { AppError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { findWorkspaceConflict } from '../../domain/workspace-claims.js';
 import { DECISIONS, MODES, MODE_RULES, STRATEGIES } from '../../domain/cfn/modes.js';
 import type { SwarmSpec, ValidatorSpec } from '../../domain/cfn/spec.js';
 import type { SwarmState } from '../../domain/cfn/state.js';
@@ -29,10 +30,14 @@ export interface SwarmRoutesDeps {
   webhooksEnabled: boolean;
   sseHeartbeatMs?: number;
   /**
-   * The real path of a workspace inside the roots (symlinks resolved), or throws saying why not.
-   * Given by src/main (it touches the filesystem).
+   * The real path of a workspace inside the roots, or throws saying why not (a symbolic link on
+   * the way, a root itself). Given by src/main (it touches the filesystem).
    */
   confineWorkspace: (resolved: string, roots: readonly string[]) => string;
+  /** Real paths of directories several unfinished swarms may use (CFN_SHARED_WORKSPACES). */
+  sharedWorkspaces: readonly string[];
+  /** Whether a swarm may ask for `"network": true` (CFN_SANDBOX_NETWORK=allow). */
+  networkAllowed: boolean;
   /** Open event streams register here; shutdown ends them so the server can close. */
   openStreams?: Set<() => void>;
 }
@@ -60,6 +65,7 @@ export const createSwarmBody = z.strictObject({
   productOwner: agentName.optional(),
   coordinator: agentName.optional(),
   workspace: z.string().min(1).max(4096).optional(),
+  network: z.boolean().optional(),
   budget: z
     .strictObject({
       maxTokens: z.number().int().min(1).max(1e10).optional(),
@@ -165,7 +171,36 @@ export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
         `workspace must be inside one of: ${roots.join(', ')} (CFN_WORKSPACE_ROOTS)`,
       );
     }
-    return resolved;
+    try {
+      return deps.confineWorkspace(resolved, roots);
+    } catch (err) {
+      throw new ValidationError(`workspace ${raw}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Refuses (409) a workspace that an unfinished swarm uses, inside or around, unless shared. */
+  async function checkWorkspaceFree(workspace: string): Promise<void> {
+    const other = findWorkspaceConflict(
+      workspace,
+      await deps.store.workspacesInUse(),
+      deps.sharedWorkspaces,
+    );
+    if (!other) return;
+    throw new AppError(
+      'CONFLICT',
+      `workspace ${workspace} overlaps the workspace of unfinished swarm ${other.swarmId} (${other.workspace}); ` +
+        'wait for it to end, choose another directory, or share it with CFN_SHARED_WORKSPACES',
+      { details: { swarmId: other.swarmId, workspace: other.workspace } },
+    );
+  }
+
+  // Checking a workspace is free and storing the swarm that takes it is one step per process, so
+  // two submissions here cannot both take one directory (across API replicas they still can).
+  let claiming: Promise<unknown> = Promise.resolve();
+  function oneAtATime<T>(step: () => Promise<T>): Promise<T> {
+    const next = claiming.then(step, step);
+    claiming = next.catch(() => undefined);
+    return next;
   }
 
   function toSpec(b: CreateSwarmBody): SwarmSpec {
@@ -211,6 +246,16 @@ export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
     if (validators.some((v) => v.kind === 'command') && !b.workspace) {
       throw new ValidationError('command validators run in a workspace: set "workspace"');
     }
+    if (b.network && !deps.networkAllowed) {
+      throw new ValidationError(
+        '"network": true is not allowed on this server (CFN_SANDBOX_NETWORK=deny); commands run without network',
+      );
+    }
+    if (b.network && !b.workspace) {
+      throw new ValidationError(
+        '"network" is for commands, which run in a workspace: set "workspace"',
+      );
+    }
     const rules = MODE_RULES[b.mode];
     return {
       objective: b.objective,
@@ -222,6 +267,7 @@ export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
       coordinator,
       approval: b.approval,
       workspace: b.workspace ? resolveWorkspace(b.workspace) : undefined,
+      ...(b.network ? { network: true } : {}),
       budget: b.budget,
       webhookUrl: b.webhookUrl,
       gate: rules.gate,
@@ -233,10 +279,18 @@ export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
 
   router.post('/api/swarms', auth.requireRole('operator'), json, async (req, res) => {
     const spec = toSpec(parseBody(req, createSwarmBody));
-    const record = await deps.engine.submit(spec, {
-      createdBy: principalOf(res.locals).key.id,
-      requestId: res.locals.requestId ?? null,
-    });
+    const submit = () =>
+      deps.engine.submit(spec, {
+        createdBy: principalOf(res.locals).key.id,
+        requestId: res.locals.requestId ?? null,
+      });
+    const workspace = spec.workspace;
+    const record = workspace
+      ? await oneAtATime(async () => {
+          await checkWorkspaceFree(workspace);
+          return submit();
+        })
+      : await submit();
     res
       .status(202)
       .location(`/api/swarms/${record.id}`)

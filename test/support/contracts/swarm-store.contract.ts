@@ -353,6 +353,44 @@ export function swarmStoreContract(
       expect(await store.claimLease(randomUUID(), 'worker-a', 60_000, false)).toBeUndefined();
     });
 
+    it('reserves a call within the budget: its input, and the output the budget still allows', async () => {
+      const id = randomUUID();
+      await store.create({
+        id,
+        spec: { ...spec('budgeted'), budget: { maxTokens: 1000, maxCostUsd: 0.01 } },
+        createdBy: 'test',
+        requestId: null,
+      });
+      const call = {
+        inputTokens: 300,
+        inputUsd: 0,
+        maxOutputTokens: 4096,
+        minOutputTokens: 100,
+        usdPerOutputToken: 0,
+      };
+      expect(await store.reserveCall(id, call)).toBe(700); // the rest of the token budget
+      expect(await store.reserveCall(id, { ...call, inputTokens: 1 })).toBe(0); // nothing left
+      await store.releaseBudget(id, 1000, 0);
+      // A concurrent pair shares what is left; neither overdraws it.
+      const both = await Promise.all([store.reserveCall(id, call), store.reserveCall(id, call)]);
+      expect(both.sort()).toEqual([0, 700]);
+      await store.releaseBudget(id, 1000, 0);
+      // The USD limit cuts the output too: $0.01 - $0.004 of input at $0.00001 per output token.
+      expect(
+        await store.reserveCall(id, {
+          ...call,
+          inputTokens: 10,
+          inputUsd: 0.004,
+          usdPerOutputToken: 0.00001,
+        }),
+      ).toBe(600);
+      await store.releaseBudget(id, 610, 0.01);
+      expect(await store.reserveCall(id, { ...call, inputUsd: 0.02 })).toBe(0); // its input alone is over
+      // Not even the minimum fits: nothing is reserved.
+      expect(await store.reserveCall(id, { ...call, inputTokens: 950 })).toBe(0);
+      expect(await store.reserveCall(id, { ...call, inputTokens: 900 })).toBe(100);
+    });
+
     it('keeps at most one terminal event per task', async () => {
       const { id, state } = await newSwarm(store);
       const t = implTask(1);
@@ -461,6 +499,25 @@ export function swarmStoreContract(
         ),
       ]);
       expect((await store.tasks(other.id))[0]!.output).toEqual({ confidence: 1, text: hostile });
+    });
+
+    it('lists the workspaces of unfinished swarms only', async () => {
+      const withWorkspace = async (workspace: string) => {
+        const id = randomUUID();
+        const s = { ...spec('with a workspace'), workspace };
+        await store.create({ id, spec: s, createdBy: 'test', requestId: null });
+        return { id, state: initialState(s) };
+      };
+      const running = await withWorkspace('/ws/running');
+      const done = await withWorkspace('/ws/done');
+      const without = await newSwarm(store);
+      await append(store, done.id, done.state, [
+        { type: 'swarm.completed', status: 'completed', reason: 'done' },
+      ]);
+      const ours = new Set<string>([running.id, done.id, without.id]);
+      expect((await store.workspacesInUse()).filter((w) => ours.has(w.swarmId))).toEqual([
+        { swarmId: running.id, workspace: '/ws/running' },
+      ]);
     });
 
     it('journals an effect on its own and keeps the first of two puts', async () => {
