@@ -134,6 +134,19 @@ export async function rowSets(run: RunSql): Promise<Record<string, string[]>> {
   return out;
 }
 
+/** What a backup (loaded into a scratch database) holds: its rows, its swarms, the unfinished. */
+export async function backupFacts(run: RunSql) {
+  const rows = await rowSets(run);
+  const ids = async (where: string) =>
+    (await run(`select id::text as id from public.swarms ${where}`)).map((r) => String(r.id));
+  return {
+    rows,
+    swarms: new Set(await ids('')),
+    unfinished: await ids(`where status not in (${TERMINAL})`),
+    leased: (await ids('where lease_owner is not null')).length,
+  };
+}
+
 /** Table by table: equal row sets, or which rows differ. */
 export function expectSameRows(actual: Record<string, string[]>, backup: Record<string, string[]>) {
   expect(Object.keys(actual).sort()).toEqual(Object.keys(backup).sort());

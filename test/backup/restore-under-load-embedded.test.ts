@@ -21,13 +21,13 @@ import { startFakeLlm, type FakeLlm } from '../support/fake-llm.js';
 import { captureLogs } from '../support/log-capture.js';
 import {
   answerSlowly,
+  backupFacts,
   checkRun,
   expectSameRows,
   loadEnv,
   rowSets,
   startSubmissions,
   swarmIdsByTable,
-  TERMINAL,
   waitFor,
   type RunSql,
 } from './load-harness.js';
@@ -120,21 +120,12 @@ describe('restore under load, embedded, through the running service', () => {
     const scratch = await PGlite.create();
     await scratch.exec(dump);
     await scratch.exec('RESET ALL');
-    const backup = await rowSets(
+    const facts = await backupFacts(
       async (t) => (await scratch.query<Record<string, unknown>>(t)).rows,
     );
-    const backupSwarms = new Set(
-      (await scratch.query<{ id: string }>('select id::text from public.swarms')).rows.map(
-        (r) => r.id,
-      ),
-    );
-    const unfinished = (
-      await scratch.query<{ id: string }>(
-        `select id::text from public.swarms where status not in (${TERMINAL})`,
-      )
-    ).rows.map((r) => r.id);
     await scratch.close();
-    expectSameRows(await withDatabase(rowSets), backup);
+    const { swarms: backupSwarms, unfinished } = facts;
+    expectSameRows(await withDatabase(rowSets), facts.rows);
     expect(unfinished.length).toBeGreaterThan(0);
 
     // Started again during maintenance, it acknowledges at once and refuses submissions.
