@@ -1,26 +1,53 @@
 // `cfn backup …`, `cfn restore`, `cfn maintenance …` and `cfn dr drill`: parse, call the backup
-// service the composition root opens, print a table or JSON; progress goes to stderr on a TTY.
+// service the composition root opens (or, for create, list, restore and maintenance, the running
+// service's API when it holds the embedded database or --url is given), print a table or JSON;
+// progress goes to stderr on a TTY.
+import path from 'node:path';
 import { Command, Option } from 'commander';
-import type { BackupProgress, BackupService } from '../ops/backup-service.js';
-import type { MaintenanceMode } from '../ops/maintenance.js';
+import { isFileRef } from '../ops/backup-reader.js';
+import type { BackupProgress } from '../ops/backup-service.js';
+import type { MaintenanceReport } from '../ops/maintenance-switch.js';
 import type { BackupType } from '../ports/backup.js';
 import { CliError } from './api-client.js';
-import { jsonOption, shellArg } from './command-kit.js';
+import {
+  directBackend,
+  serviceBackend,
+  serviceHealth,
+  type BackupBackend,
+  type BackupSession,
+} from './backup-backend.js';
+import { jsonOption, keyOption, shellArg, urlOption } from './command-kit.js';
 import { createPgBackRestCommands, type OpenPhysicalBackups } from './pgbackrest-commands.js';
+import { formatMaintenance, formatPlan, formatRestore } from './restore-format.js';
 import { formatTable } from './table.js';
 
-export interface BackupSession {
-  service: BackupService;
-  maintenance: MaintenanceMode;
-  close(): Promise<void>;
+export type { BackupSession } from './backup-backend.js';
+
+/** The options that say where a command runs. */
+interface Where {
+  target?: string;
+  url: string;
+  key?: string;
+}
+
+/** The embedded database is held by another process (the running service): its pid. */
+function lockedBy(err: unknown): number | undefined {
+  const e = err as { code?: string; details?: { pid?: number } } | null;
+  return e?.code === 'DATA_DIR_LOCKED' ? (e.details?.pid ?? 0) : undefined;
 }
 
 export interface BackupCommandDeps {
-  /** Opens the database and the backup target (`target` overrides BACKUP_TARGET). */
+  /**
+   * Opens the database and the backup target (`target` overrides BACKUP_TARGET). Fails with
+   * code DATA_DIR_LOCKED when the running embedded service holds the database.
+   */
   backups(options: {
     target?: string | undefined;
     onProgress?: (p: BackupProgress) => void;
   }): Promise<BackupSession>;
+  fetch?: typeof fetch;
+  /** The URL of the embedded service holding the database on this data directory, if running. */
+  localService?: () => string | undefined;
   /** `--engine pgbackrest`: opens pgBackRest (fails naming the variable when unconfigured). */
   pgbackrest?: OpenPhysicalBackups;
   out?: (text: string) => void;
@@ -102,7 +129,18 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
     fn: (s: BackupSession) => Promise<T>,
   ): Promise<T> {
     const p = progressLine();
-    const session = await deps.backups({ target, onProgress: p.onProgress });
+    let session: BackupSession;
+    try {
+      session = await deps.backups({ target, onProgress: p.onProgress });
+    } catch (err) {
+      const pid = lockedBy(err);
+      if (pid === undefined) throw err;
+      throw new CliError(
+        `${(err as Error).message.replace(/ Stop that process.*$/, '')} This command opens the ` +
+          'database itself: stop that process first (backup create and list, restore and ' +
+          'maintenance also run through the service).',
+      );
+    }
     try {
       return await fn(session);
     } finally {
@@ -111,6 +149,81 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
     }
   }
 
+  /**
+   * Runs `fn` here when the database can be opened, else through the running service: when the
+   * embedded database is held by it, or when --url (or CFN_URL) names it.
+   */
+  async function withBackend<T>(
+    where: Where,
+    cmd: Command,
+    fn: (b: BackupBackend) => Promise<T>,
+  ): Promise<T> {
+    const p = progressLine();
+    const source = cmd.getOptionValueSource('url');
+    let backend: BackupBackend;
+    if (source === 'cli' || source === 'env') {
+      backend = viaService(where, p.onProgress, 'with --url (or CFN_URL)');
+    } else {
+      try {
+        backend = directBackend(
+          await deps.backups({ target: where.target, onProgress: p.onProgress }),
+        );
+      } catch (err) {
+        const pid = lockedBy(err);
+        if (pid === undefined) throw err;
+        const local = source === 'default' ? deps.localService?.() : undefined;
+        if (source === 'default' && deps.localService && !local) {
+          throw new CliError(
+            `The embedded database is in use by process ${pid}, which has not said where it listens ` +
+              '(no CFN_DATA_DIR/service.json: still starting, or not `cfn start`?). Try again once it ' +
+              'listens, or pass --url with its address.',
+          );
+        }
+        backend = viaService(
+          local ? { ...where, url: local } : where,
+          p.onProgress,
+          `because the embedded database is in use by the running service (pid ${pid})`,
+        );
+      }
+    }
+    try {
+      return await fn(backend);
+    } finally {
+      p.clear();
+      await backend.close();
+    }
+  }
+
+  function viaService(
+    where: Where,
+    onProgress: ((p: BackupProgress) => void) | undefined,
+    why: string,
+  ): BackupBackend {
+    if (!where.key) {
+      throw new CliError(
+        `This command runs through the service's API at ${where.url} ${why}, which needs an ` +
+          'admin API key: pass --key or set CFN_API_KEY.',
+      );
+    }
+    if (where.target) {
+      throw new CliError(
+        `--target is not available through the service (${why}): it uses its own BACKUP_TARGET.`,
+      );
+    }
+    return serviceBackend({
+      url: where.url,
+      key: where.key,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      onProgress,
+    });
+  }
+
+  /** --url: run through the service at this address (default only when its database is locked). */
+  const serviceUrlOption = () =>
+    urlOption().default(
+      'http://127.0.0.1:3000',
+      'http://127.0.0.1:3000, used when the running embedded service holds the database',
+    );
   const targetOption = () =>
     new Option(
       '--target <dir|s3://bucket/prefix>',
@@ -161,15 +274,19 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
     )
     .addOption(targetOption())
     .option('--include-secrets', 'app data: also record secret settings (keys, tokens, URLs)')
+    .addOption(serviceUrlOption())
+    .addOption(keyOption())
     .addOption(jsonOption())
     .action(
-      async (opts: {
-        engine: Engine;
-        type?: string;
-        target?: string;
-        includeSecrets?: boolean;
-        json?: boolean;
-      }) => {
+      async (
+        opts: Where & {
+          engine: Engine;
+          type?: string;
+          includeSecrets?: boolean;
+          json?: boolean;
+        },
+        cmd: Command,
+      ) => {
         if (opts.engine === 'pgbackrest') {
           refuse('pgbackrest', {
             '--target': opts.target,
@@ -178,8 +295,8 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
           return physical.create(opts);
         }
         const type = dumpType(opts.type, 'database');
-        const m = await withSession(opts.target, (s) =>
-          s.service.create({ type, includeSecrets: Boolean(opts.includeSecrets) }),
+        const m = await withBackend(opts, cmd, (b) =>
+          b.create({ type, includeSecrets: Boolean(opts.includeSecrets) }),
         );
         if (opts.json) out(JSON.stringify(m, null, 2) + '\n');
         else {
@@ -201,14 +318,16 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
     .addOption(engineOption())
     .addOption(typeOption())
     .addOption(targetOption())
+    .addOption(serviceUrlOption())
+    .addOption(keyOption())
     .addOption(jsonOption())
     .action(
-      async (opts: { engine: Engine; type?: BackupType; target?: string; json?: boolean }) => {
+      async (opts: Where & { engine: Engine; type?: BackupType; json?: boolean }, cmd: Command) => {
         if (opts.engine === 'pgbackrest') {
           refuse('pgbackrest', { '--type': opts.type, '--target': opts.target });
           return physical.list(opts);
         }
-        const items = await withSession(opts.target, (s) => s.service.list(opts.type));
+        const items = await withBackend(opts, cmd, (b) => b.list(opts.type));
         if (opts.json) {
           out(JSON.stringify(items, null, 2) + '\n');
           return;
@@ -314,6 +433,10 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
       'a database backup id (`cfn backup list`) or latest; pgBackRest: a backup label, default latest',
     )
     .option('--yes', 'confirm: the current database content is replaced')
+    .option(
+      '--keep-maintenance',
+      'leave maintenance on after the restore (check the data, then `cfn maintenance off`)',
+    )
     .option('--into <dir>', 'app-data backups: extract into this new or empty directory')
     .addOption(engineOption())
     .option(
@@ -326,41 +449,50 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
     )
     .addOption(typeOption())
     .addOption(targetOption())
+    .addOption(serviceUrlOption())
+    .addOption(keyOption())
     .addOption(jsonOption())
     .addHelpText(
       'after',
-      '\nExamples:\n  $ cfn restore latest --yes\n  $ cfn restore latest --type app-data --into ./restored\n' +
-        '  $ cfn restore --engine pgbackrest --to "2026-03-01 14:30:00+00" --pg-data /var/lib/postgresql/15/restored',
+      '\nExamples:\n  $ cfn restore latest --yes\n' +
+        '  $ cfn restore ./claude_flow_backup_20260301_020000.sql.gz --yes   # a file, with or without its manifest\n' +
+        '  $ cfn restore latest --type app-data --into ./restored\n' +
+        '  $ cfn restore --engine pgbackrest --to "2026-03-01 14:30:00+00" --pg-data /var/lib/postgresql/15/restored\n\n' +
+        'Without --yes it checks the backup and says what the current database would lose.\n' +
+        'Every running replica stops (maintenance, acknowledged) before anything is replaced.',
     )
     .action(
       async (
         refArg: string | undefined,
-        opts: {
+        opts: Where & {
           yes?: boolean;
+          keepMaintenance?: boolean;
           into?: string;
           engine: Engine;
           to?: string;
           pgData?: string;
           type?: BackupType;
-          target?: string;
           json?: boolean;
         },
+        cmd: Command,
       ) => {
         if (opts.engine === 'pgbackrest') {
           refuse('pgbackrest', {
             '--into': opts.into,
             '--type': opts.type,
             '--target': opts.target,
+            '--keep-maintenance': opts.keepMaintenance,
           });
           return physical.restore(refArg, opts);
         }
         refuse('dump', { '--to': opts.to, '--pg-data': opts.pgData });
         if (refArg === undefined) {
           throw new CliError(
-            'restore takes a backup id (`cfn backup list`) or latest; nothing was changed.',
+            'restore takes a backup id (`cfn backup list`), latest, or the path of a dump file; nothing was changed.',
           );
         }
-        const ref = refArg;
+        // A file is named by its absolute path: the service (same host) resolves it as this shell.
+        const ref = isFileRef(refArg) ? path.resolve(refArg) : refArg;
         if (opts.into || opts.type === 'app-data' || ref.startsWith('app-data-')) {
           if (!opts.into) {
             throw new CliError(
@@ -374,19 +506,32 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
           return;
         }
         if (!opts.yes) {
-          throw new CliError(
-            `Restoring replaces the whole database with backup ${ref}; nothing was changed. ` +
-              `To confirm, run: cfn restore ${shellArg(ref)} --yes${opts.target ? ` --target ${shellArg(opts.target)}` : ''}`,
-          );
+          // The confirmation is the truth about what would be lost: the backup checked, the diff.
+          const plan = await withBackend(opts, cmd, (b) => b.restorePlan(ref));
+          const confirm =
+            `cfn restore ${shellArg(ref)} --yes` +
+            `${opts.target ? ` --target ${shellArg(opts.target)}` : ''}` +
+            `${opts.keepMaintenance ? ' --keep-maintenance' : ''}`;
+          if (opts.json) out(JSON.stringify(plan, null, 2) + '\n');
+          throw new CliError(opts.json ? '' : formatPlan(plan, confirm).trimEnd(), 1);
         }
-        const r = await withSession(opts.target, (s) => s.service.restore(ref));
-        if (opts.json) out(JSON.stringify(r, null, 2) + '\n');
-        else
-          out(
-            `Restored ${r.id}: ${Object.values(r.rowCounts).reduce((a, b) => a + b, 0)} rows in ` +
-              `${Object.keys(r.rowCounts).length} tables, schema ${r.schemaVersionAfter ?? 'none'}, ` +
-              `in ${(r.durationMs / 1000).toFixed(1)} s. Maintenance is off; the service is healthy.\n`,
-          );
+        const { report, viaUrl } = await withBackend(opts, cmd, async (b) => ({
+          report: await b.restore(ref, { keepMaintenance: Boolean(opts.keepMaintenance) }),
+          viaUrl: b.url,
+        }));
+        if (viaUrl && report.service.status !== 'stopped') {
+          // The service ran the restore; ask it once more, as a client would.
+          const h = await serviceHealth(viaUrl, deps.fetch);
+          if (h.status !== 'healthy') {
+            report.service = {
+              ...report.service,
+              status: h.status === 'unreachable' ? 'stopped' : 'unhealthy',
+              detail: `${h.status}: ${h.detail}`,
+            };
+          }
+        }
+        if (opts.json) out(JSON.stringify(report, null, 2) + '\n');
+        else out(formatRestore(report));
       },
     );
 
@@ -397,37 +542,40 @@ export function registerBackupCommands(program: Command, deps: BackupCommandDeps
       'after',
       '\nExamples:\n  $ cfn maintenance on --reason "disk swap"\n  $ cfn maintenance off',
     );
-  maintenance
-    .command('on')
-    .description('turn maintenance mode on for every replica')
-    .option('--reason <text>', 'shown in 503 answers and readiness', 'maintenance')
-    .action(async (opts: { reason: string }) => {
-      const st = await withSession(undefined, (s) => s.maintenance.enable(opts.reason));
-      out(
-        `Maintenance on since ${st.since} (${st.reason}). Turn it off with \`cfn maintenance off\`.\n`,
-      );
-    });
-  maintenance
-    .command('off')
-    .description('turn maintenance mode off')
-    .action(async () => {
-      await withSession(undefined, (s) => s.maintenance.disable());
-      out('Maintenance off.\n');
-    });
-  maintenance
-    .command('status')
-    .description('show whether maintenance mode is on')
-    .addOption(jsonOption())
-    .action(async (opts: { json?: boolean }) => {
-      const st = await withSession(undefined, (s) => s.maintenance.status());
-      if (opts.json) out(JSON.stringify(st) + '\n');
-      else
-        out(
-          st.enabled
-            ? `Maintenance on since ${st.since} (${st.reason ?? 'no reason'}).\n`
-            : 'Maintenance off.\n',
-        );
-    });
+  /** A maintenance subcommand: where it runs, what it calls, how its report reads. */
+  const maintenanceCommand = (
+    c: Command,
+    call: (b: BackupBackend, opts: { reason: string }) => Promise<MaintenanceReport>,
+    text: (m: MaintenanceReport) => string = formatMaintenance,
+  ) =>
+    c
+      .addOption(serviceUrlOption())
+      .addOption(keyOption())
+      .addOption(jsonOption())
+      .action(async (opts: Where & { reason: string; json?: boolean }, cmd: Command) => {
+        const m = await withBackend(opts, cmd, (b) => call(b, opts));
+        out(opts.json ? JSON.stringify(m, null, 2) + '\n' : text(m));
+      });
+  maintenanceCommand(
+    maintenance
+      .command('on')
+      .description('turn maintenance mode on and wait until every running replica acknowledged it')
+      .option('--reason <text>', 'shown in 503 answers and readiness', 'maintenance'),
+    (b, opts) => b.maintenanceOn(opts.reason),
+    (m) => formatMaintenance(m).replace(/\.\n/, '. Turn it off with `cfn maintenance off`.\n'),
+  );
+  maintenanceCommand(
+    maintenance
+      .command('off')
+      .description('turn maintenance mode off and wait until every replica resumed'),
+    (b) => b.maintenanceOff(),
+  );
+  maintenanceCommand(
+    maintenance
+      .command('status')
+      .description('show whether maintenance mode is on, and the replicas running'),
+    (b) => b.maintenanceStatus(),
+  );
 
   const dr = program.command('dr').description('disaster recovery');
   dr.command('drill')

@@ -20,13 +20,21 @@ export interface CliDeps
   extends
     SwarmCommandDeps,
     LogCommandDeps,
-    Pick<BackupCommandDeps, 'backups' | 'pgbackrest' | 'errIsTTY'> {
+    Pick<BackupCommandDeps, 'backups' | 'pgbackrest' | 'errIsTTY' | 'localService'> {
   version: string;
   /** Runs the service, or one part of it, until a signal stops it. */
   start(role: 'all' | 'api' | 'worker'): Promise<void>;
   migrate(): Promise<{ applied: number; total: number; database: string }>;
   /** Opens the database directly for key management without a running service (recovery). */
   directKeys(): Promise<DirectKeys>;
+}
+
+/** What every `cfn keys` command takes: where the service is, the key, or --direct. */
+interface KeyCommandOptions {
+  url: string;
+  key?: string;
+  direct?: boolean;
+  json?: boolean;
 }
 
 interface KeyView {
@@ -155,16 +163,35 @@ Quick start:
     .addHelpText('after', '\nExample:\n  $ cfn keys create --name ci-bot --role operator');
 
   async function withKeys<T>(
-    opts: { url: string; key?: string; direct?: boolean },
+    given: KeyCommandOptions,
+    cmd: Command,
     viaApi: (client: ReturnType<typeof createApiClient>) => Promise<T>,
     direct: (service: ApiKeyService) => Promise<T>,
   ): Promise<T> {
+    // Without --url, the embedded service running on this data directory is the one to call.
+    const local = cmd.getOptionValueSource('url') === 'default' ? deps.localService?.() : undefined;
+    const opts = local ? { ...given, url: local } : given;
     if (opts.direct) {
-      const d = await deps.directKeys();
+      let d: DirectKeys | undefined;
       try {
-        return await direct(d.service);
-      } finally {
-        await d.close();
+        d = await deps.directKeys();
+      } catch (err) {
+        // The running embedded service holds the database: it manages keys through its API.
+        const e = err as { code?: string; details?: { pid?: number } };
+        if (e.code !== 'DATA_DIR_LOCKED') throw err;
+        if (!opts.key) {
+          throw new CliError(
+            `The embedded database is in use by the running service (pid ${e.details?.pid ?? '?'}): ` +
+              `drop --direct and pass an admin key (--key or CFN_API_KEY) to manage keys through its API at ${opts.url}.`,
+          );
+        }
+      }
+      if (d) {
+        try {
+          return await direct(d.service);
+        } finally {
+          await d.close();
+        }
       }
     }
     if (!opts.key) {
@@ -198,30 +225,22 @@ Quick start:
     .addOption(keyOption())
     .addOption(directOption())
     .addOption(jsonOption())
-    .action(
-      async (opts: {
-        name: string;
-        role: Role;
-        url: string;
-        key?: string;
-        direct?: boolean;
-        json?: boolean;
-      }) => {
-        const created = await withKeys<KeyView>(
-          opts,
-          (c) => c.call<KeyView>('POST', '/api/keys', { name: opts.name, role: opts.role }),
-          async (s) => {
-            const r: CreatedKey = await s.create({ name: opts.name, role: opts.role }, CLI_ACTOR);
-            return viewOf(r.record, r.key);
-          },
+    .action(async (opts: KeyCommandOptions & { name: string; role: Role }, cmd: Command) => {
+      const created = await withKeys<KeyView>(
+        opts,
+        cmd,
+        (c) => c.call<KeyView>('POST', '/api/keys', { name: opts.name, role: opts.role }),
+        async (s) => {
+          const r: CreatedKey = await s.create({ name: opts.name, role: opts.role }, CLI_ACTOR);
+          return viewOf(r.record, r.key);
+        },
+      );
+      if (opts.json) out(JSON.stringify(created, null, 2) + '\n');
+      else
+        out(
+          `Created ${created.role} key "${created.name}" (${created.id}). Secret, shown once:\n\n  ${created.key}\n\n`,
         );
-        if (opts.json) out(JSON.stringify(created, null, 2) + '\n');
-        else
-          out(
-            `Created ${created.role} key "${created.name}" (${created.id}). Secret, shown once:\n\n  ${created.key}\n\n`,
-          );
-      },
-    );
+    });
 
   keys
     .command('list')
@@ -232,43 +251,36 @@ Quick start:
     .addOption(keyOption())
     .addOption(directOption())
     .addOption(jsonOption())
-    .action(
-      async (opts: {
-        all?: boolean;
-        url: string;
-        key?: string;
-        direct?: boolean;
-        json?: boolean;
-      }) => {
-        const items = await withKeys<KeyView[]>(
-          opts,
-          async (c) =>
-            (
-              await c.call<{ items: KeyView[] }>(
-                'GET',
-                `/api/keys${opts.all ? '?includeRevoked=true' : ''}`,
-              )
-            ).items,
-          async (s) => (await s.list({ includeRevoked: Boolean(opts.all) })).map((r) => viewOf(r)),
+    .action(async (opts: KeyCommandOptions & { all?: boolean }, cmd: Command) => {
+      const items = await withKeys<KeyView[]>(
+        opts,
+        cmd,
+        async (c) =>
+          (
+            await c.call<{ items: KeyView[] }>(
+              'GET',
+              `/api/keys${opts.all ? '?includeRevoked=true' : ''}`,
+            )
+          ).items,
+        async (s) => (await s.list({ includeRevoked: Boolean(opts.all) })).map((r) => viewOf(r)),
+      );
+      if (opts.json) out(JSON.stringify(items, null, 2) + '\n');
+      else
+        out(
+          formatTable(
+            ['ID', 'NAME', 'ROLE', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'],
+            items.map((k) => [
+              k.id,
+              k.name,
+              k.role,
+              k.prefix,
+              k.createdAt,
+              k.lastUsedAt ?? '-',
+              k.revokedAt ?? '-',
+            ]),
+          ),
         );
-        if (opts.json) out(JSON.stringify(items, null, 2) + '\n');
-        else
-          out(
-            formatTable(
-              ['ID', 'NAME', 'ROLE', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'],
-              items.map((k) => [
-                k.id,
-                k.name,
-                k.role,
-                k.prefix,
-                k.createdAt,
-                k.lastUsedAt ?? '-',
-                k.revokedAt ?? '-',
-              ]),
-            ),
-          );
-      },
-    );
+    });
 
   keys
     .command('revoke')
@@ -278,9 +290,10 @@ Quick start:
     .addOption(urlOption())
     .addOption(keyOption())
     .addOption(directOption())
-    .action(async (id: string, opts: { url: string; key?: string; direct?: boolean }) => {
+    .action(async (id: string, opts: KeyCommandOptions, cmd: Command) => {
       const k = await withKeys<KeyView>(
         opts,
+        cmd,
         (c) => c.call<KeyView>('DELETE', `/api/keys/${encodeURIComponent(id)}`),
         async (s) => viewOf(await s.revoke(id, CLI_ACTOR)),
       );

@@ -45,6 +45,12 @@ export interface Config {
   readonly shutdownDrainMs: number;
   readonly healthCheckTimeoutMs: number;
   readonly buildCommit: string | undefined;
+  /** The replica registry: every serving process heartbeats this often. */
+  readonly replicas: {
+    readonly heartbeatMs: number;
+    /** A replica heard from within this long is alive (a restore waits for its acknowledgement). */
+    readonly staleMs: number;
+  };
   readonly backup: {
     /** A directory or `s3://bucket/prefix`; default `<CFN_DATA_DIR>/backups`. */
     readonly target: string;
@@ -64,6 +70,8 @@ export interface Config {
       readonly verify: string;
     };
     readonly maintenanceCacheMs: number;
+    /** How long a restore waits for every live replica to acknowledge maintenance (and to resume). */
+    readonly ackTimeoutMs: number;
     /** pgBackRest for incremental backups and point-in-time recovery; unset: not configured. */
     readonly pgbackrest:
       | {
@@ -188,6 +196,12 @@ export function loadConfig(
       'requires DATABASE_URL (pgBackRest backs up a PostgreSQL server, not the embedded database)',
     );
   }
+  if (e.CFN_REPLICA_STALE_MS < 2 * e.CFN_REPLICA_HEARTBEAT_MS) {
+    throw new ConfigError(
+      'CFN_REPLICA_STALE_MS',
+      'expected at least twice CFN_REPLICA_HEARTBEAT_MS (a live replica must not look gone between two heartbeats)',
+    );
+  }
   const workspaceRoots = (
     e.CFN_WORKSPACE_ROOTS?.split(path.delimiter).filter(Boolean) ?? [
       path.join(e.CFN_DATA_DIR, 'workspaces'),
@@ -244,6 +258,7 @@ export function loadConfig(
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT_MS,
     buildCommit: e.CFN_BUILD_COMMIT,
+    replicas: { heartbeatMs: e.CFN_REPLICA_HEARTBEAT_MS, staleMs: e.CFN_REPLICA_STALE_MS },
     backup: {
       target: e.BACKUP_TARGET?.startsWith('s3://')
         ? e.BACKUP_TARGET
@@ -271,6 +286,7 @@ export function loadConfig(
         verify: e.BACKUP_SCHEDULE_VERIFY,
       },
       maintenanceCacheMs: e.CFN_MAINTENANCE_CACHE_MS,
+      ackTimeoutMs: e.CFN_RESTORE_ACK_TIMEOUT_MS,
       pgbackrest: e.PGBACKREST_STANZA
         ? {
             stanza: e.PGBACKREST_STANZA,

@@ -181,6 +181,10 @@ export const envSchema = z.object({
   BACKUP_SCHEDULE_PRUNE: z.preprocess(emptyAsUndefined, z.string().default('30 3 * * *')),
   BACKUP_SCHEDULE_VERIFY: z.preprocess(emptyAsUndefined, z.string().default('0 4 * * *')),
   CFN_MAINTENANCE_CACHE_MS: int(0, 60_000, 1000),
+  // The replica registry (issue 13): heartbeats, and how long a restore waits for every replica.
+  CFN_REPLICA_HEARTBEAT_MS: int(100, 60_000, 2000),
+  CFN_REPLICA_STALE_MS: int(500, 600_000, 15_000),
+  CFN_RESTORE_ACK_TIMEOUT_MS: int(1000, 3_600_000, 60_000),
   // pgBackRest (incremental backups, point-in-time recovery): the stanza enables the engine.
   // PGBACKREST_STANZA and PGBACKREST_CONFIG are pgBackRest's own variables too, same meaning.
   PGBACKREST_STANZA: z.preprocess(

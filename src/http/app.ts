@@ -14,6 +14,7 @@ import { jsonBody } from './middleware/json-body.js';
 import { requestShape } from './middleware/request-shape.js';
 import { maintenanceGuard } from './middleware/maintenance.js';
 import type { MaintenanceMode } from '../ops/maintenance.js';
+import type { RequestGate } from '../ops/request-gate.js';
 import { apiRateLimit } from './middleware/rate-limit.js';
 import { requestId } from './middleware/request-id.js';
 import { createRouteTable, type Listable, type RouteTable } from './route-table.js';
@@ -26,6 +27,7 @@ import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { agentRoutes } from './routes/agents.js';
+import { adminRoutes, type AdminRoutesDeps } from './routes/admin.js';
 import { swarmRoutes, type SwarmRoutesDeps } from './routes/swarms.js';
 
 export interface AppDeps {
@@ -37,6 +39,10 @@ export interface AppDeps {
   audit: AuditLogStore;
   /** Maintenance mode: mutating /api requests get 503 while it is on. */
   maintenance?: MaintenanceMode;
+  /** This replica's door for mutating requests (closed once it acknowledged maintenance). */
+  gate?: RequestGate;
+  /** Backups, restore and maintenance through the API (admin). */
+  admin?: AdminRoutesDeps;
   /** The swarm engine's API (absent in roles without it). */
   swarms?: SwarmRoutesDeps;
   /** Serve /api (false on a worker: health and metrics only). Default true. */
@@ -99,7 +105,8 @@ export function createApp(deps: AppDeps): Express {
     res.json(openapi);
   });
   if (deps.api === false) return finish(app, routes, deps.logger);
-  if (deps.maintenance) app.use('/api', maintenanceGuard(deps.maintenance));
+  if (deps.maintenance)
+    app.use('/api', maintenanceGuard(deps.maintenance, deps.gate ? { gate: deps.gate } : {}));
   app.use(
     '/api',
     kit.auth.authenticate,
@@ -111,6 +118,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(keyRoutes(deps.apiKeys, kit));
   app.use(auditRoutes(deps.audit, kit));
+  if (deps.admin) app.use(adminRoutes(deps.admin, kit));
   if (deps.swarms) {
     app.use(agentRoutes(deps.swarms.agents, kit));
     app.use(swarmRoutes(deps.swarms, kit));

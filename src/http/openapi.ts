@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 document of the HTTP API, generated from the same zod schemas that validate
 // requests, so the documentation cannot drift from what the service accepts.
 import { z } from 'zod';
+import { createBackupBody, maintenanceBody, restoreBody } from './routes/admin.js';
 import { createKeyBody } from './routes/keys.js';
 import { createSwarmBody, decisionBody } from './routes/swarms.js';
 
@@ -53,6 +54,14 @@ const body = (s: z.ZodType) => ({
 });
 
 const secured = [{ bearer: [] }];
+
+/** A long operation: progress lines, then the result or an error in the JSON error shape. */
+const ndjson = (description: string) => ({
+  description:
+    `${description}, streamed as application/x-ndjson: {"progress":{"phase","bytes"}} lines while it ` +
+    'runs (one every few seconds at least), then {"result":…} or {"error":{"code","message","requestId"}}',
+  content: { 'application/x-ndjson': { schema: { type: 'object' } } },
+});
 const idParam = {
   name: 'id',
   in: 'path',
@@ -133,6 +142,59 @@ export function buildOpenApiDocument(version: string): Json {
           summary: 'Audit log, newest first (admin)',
           security: secured,
           responses: { 200: json('Entries'), ...errors(401, 403) },
+        },
+      },
+      '/api/admin/backups': {
+        get: {
+          summary: 'Backups in the target, newest first, with their last verification (admin)',
+          security: secured,
+          parameters: [
+            {
+              name: 'type',
+              in: 'query',
+              required: false,
+              schema: { type: 'string', enum: ['database', 'app-data'] },
+            },
+          ],
+          responses: { 200: json('Backups'), ...errors(400, 401, 403) },
+        },
+        post: {
+          summary: 'Create a backup into the target (admin, audited)',
+          security: secured,
+          requestBody: body(createBackupBody),
+          responses: { 200: ndjson('The manifest'), ...errors(400, 401, 403, 409) },
+        },
+      },
+      '/api/admin/restore': {
+        post: {
+          summary:
+            'Restore a database backup (an id, latest, or a dump file the service can read): every replica ' +
+            'acknowledges maintenance first; with dryRun only checks the backup and says what would be discarded (admin, audited)',
+          security: secured,
+          requestBody: body(restoreBody),
+          responses: {
+            200: ndjson('The restore report (with dryRun: the plan, as plain JSON)'),
+            ...errors(400, 401, 403, 404, 409),
+          },
+        },
+      },
+      '/api/admin/maintenance': {
+        get: {
+          summary: 'Maintenance mode and the replicas running (admin)',
+          security: secured,
+          responses: { 200: json('Maintenance and replicas'), ...errors(401, 403) },
+        },
+        put: {
+          summary:
+            'Maintenance on; answers once every live replica acknowledged it, 503 naming those that did not (admin, audited)',
+          security: secured,
+          requestBody: body(maintenanceBody),
+          responses: { 200: json('Maintenance and replicas'), ...errors(400, 401, 403, 503) },
+        },
+        delete: {
+          summary: 'Maintenance off; answers once every replica resumed (admin, audited)',
+          security: secured,
+          responses: { 200: json('Maintenance and the service status'), ...errors(401, 403) },
         },
       },
       '/api/agents': {

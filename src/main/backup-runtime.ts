@@ -26,9 +26,11 @@ import {
   type PhysicalBackupService,
 } from '../ops/physical-backup-service.js';
 import type { BlobStore } from '../ports/blob-store.js';
+import type { MaintenanceSwitchDeps } from '../ops/maintenance-switch.js';
 import type { BackupCatalog, DatabaseDumper } from '../ports/backup.js';
 import type { Logger } from '../ports/logger.js';
 import type { Runtime } from './runtime.js';
+import { SERVICE_FILE } from './service-file.js';
 import { DEFAULT_APP_LOG_DAYS, DEFAULT_AUDIT_LOG_DAYS, pruneLogs } from '../ops/log-retention.js';
 
 /** Settings kept out of app-data backups unless --include-secrets. */
@@ -72,6 +74,8 @@ export interface BackupToolsOptions {
   onProgress?: (p: BackupProgress) => void;
   /** The environment whose settings an app-data backup records. */
   env: Readonly<Record<string, string | undefined>>;
+  /** The replica of this process (the service runs the restore): beat it at once. */
+  beatLocal?: () => Promise<void>;
 }
 
 export function createBackupTools(runtime: Runtime, options: BackupToolsOptions): BackupService {
@@ -110,6 +114,9 @@ export function createBackupTools(runtime: Runtime, options: BackupToolsOptions)
     scratch: createScratchDatabases({ postgresUrl: runtime.database.url }),
     catalog: runtime.backupCatalog,
     maintenance: runtime.maintenance,
+    replicas: runtime.replicas,
+    audit: runtime.audit,
+    directory: (dir) => createFsBlobStore(dir),
     appData: {
       settings,
       secrets,
@@ -121,6 +128,7 @@ export function createBackupTools(runtime: Runtime, options: BackupToolsOptions)
       dataDirExclude: [
         'pglite',
         'pglite.lock',
+        SERVICE_FILE,
         'backups',
         'home',
         ...(localTarget && path.dirname(localTarget) === config.dataDir
@@ -129,7 +137,9 @@ export function createBackupTools(runtime: Runtime, options: BackupToolsOptions)
       ],
     },
     encryptionKey: config.backup.encryptionKey,
-    maintenanceSettleMs: config.backup.maintenanceCacheMs + 100,
+    ackTimeoutMs: config.backup.ackTimeoutMs,
+    staleMs: config.replicas.staleMs,
+    ...(options.beatLocal ? { beatLocal: options.beatLocal } : {}),
     async migrate() {
       await migrateDatabase(runtime.database);
     },
@@ -145,6 +155,20 @@ export function createBackupTools(runtime: Runtime, options: BackupToolsOptions)
     logger: runtime.logger,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
+}
+
+/** Maintenance on/off that waits for the replicas (their acknowledgement, their resuming). */
+export function maintenanceSwitch(
+  runtime: Runtime,
+  beatLocal?: () => Promise<void>,
+): MaintenanceSwitchDeps {
+  return {
+    maintenance: runtime.maintenance,
+    replicas: runtime.replicas,
+    staleMs: runtime.config.replicas.staleMs,
+    ackTimeoutMs: runtime.config.backup.ackTimeoutMs,
+    beatLocal,
+  };
 }
 
 /** The pgBackRest settings, or a clear error naming the variable to set. */

@@ -16,9 +16,15 @@ import { redactQueryParams, redactUrlCredentials } from '../observability/redact
 import { pruneLogs } from '../ops/log-retention.js';
 import { readBuildInfo } from './build-info.js';
 import { exitOnCrash, writeFatal, type FatalContext } from './fatal.js';
-import { createBackupTools, createPgBackRestTools, requirePgBackRest } from './backup-runtime.js';
+import {
+  createBackupTools,
+  createPgBackRestTools,
+  maintenanceSwitch,
+  requirePgBackRest,
+} from './backup-runtime.js';
 import { createAppLogger, createRuntime, type Role } from './runtime.js';
 import { startServer, type RunningServer } from './server.js';
+import { readServiceFile } from './service-file.js';
 
 /** What bin.ts did before loading the commands: for `cfn start`, config and the database. */
 export interface EarlyStart {
@@ -98,7 +104,7 @@ const program = createProgram({
         env: processEnv(),
         ...(onProgress ? { onProgress } : {}),
       });
-      return { service, maintenance: runtime.maintenance, close: () => runtime.close() };
+      return { service, maintenance: maintenanceSwitch(runtime), close: () => runtime.close() };
     } catch (err) {
       await runtime.close();
       throw err;
@@ -125,6 +131,7 @@ const program = createProgram({
       close: () => runtime.close(),
     };
   },
+  localService: () => readServiceFile(config().dataDir),
   async directKeys() {
     const runtime = await createRuntime(config(), oneShot());
     return { service: runtime.apiKeys, close: () => runtime.close() };

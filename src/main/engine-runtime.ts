@@ -50,6 +50,8 @@ export interface EngineRuntime {
   bus: EventBus;
   providers: ProviderRegistry;
   agents: () => ReadonlyMap<string, AgentDefinition>;
+  /** Maintenance was on at start-up: the engine starts halted (the replica agent resumes it). */
+  startedHalted: boolean;
   stop(timeoutMs: number): Promise<void>;
 }
 
@@ -252,10 +254,18 @@ export async function createEngineRuntime(
     webhooks: { transport: createHttpWebhookTransport(), secret: e.webhookSecret },
   });
   let recovery: RecoveryLoop | undefined;
+  let startedHalted = false;
   if (deps.runsJobs) {
     queue.start(
       deps.maintenance ? pausedDuring(deps.maintenance, engine.handlers) : engine.handlers,
     );
+    // Started during maintenance (a restore): nothing is loaded or written until it is over
+    // (recovery finds nothing to do while the engine is halted; resuming recovers).
+    const m = await deps.maintenance?.fresh().catch(() => undefined);
+    if (m && ('locked' in m || m.enabled)) {
+      await engine.halt();
+      startedHalted = true;
+    }
     recovery = await startRecoveryLoop({
       recover: (o) => engine.recover(o),
       logger,
@@ -272,6 +282,7 @@ export async function createEngineRuntime(
     bus,
     providers,
     agents: () => agents,
+    startedHalted,
     async stop(timeoutMs) {
       recovery?.stop();
       // BullMQ workers whose Redis never answered wait for it to close: past the running jobs'

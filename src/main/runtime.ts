@@ -25,6 +25,9 @@ import {
   createPgSettingsStore,
 } from '../adapters/db/backup-catalog-store.js';
 import { createMaintenanceMode, type MaintenanceMode } from '../ops/maintenance.js';
+import { createRequestGate, type RequestGate } from '../ops/request-gate.js';
+import { createPgReplicaRegistry } from '../adapters/db/replica-registry-store.js';
+import type { ReplicaRegistry } from '../ports/replica-registry.js';
 import { registerBackupMetrics } from '../observability/backup-metrics.js';
 import type { BackupCatalog } from '../ports/backup.js';
 import { PHYSICAL_BACKUP_KINDS } from '../ports/physical-backup.js';
@@ -43,6 +46,9 @@ export interface Runtime {
   /** Privileged changes with their audit entries, in one transaction. */
   auditedWrites: AuditedWrites;
   maintenance: MaintenanceMode;
+  /** This process's door for mutating requests: closed once it acknowledged maintenance. */
+  gate: RequestGate;
+  replicas: ReplicaRegistry;
   backupCatalog: BackupCatalog;
   /** Present for roles that run swarms (not for one-shot CLI commands). */
   engine: EngineRuntime | undefined;
@@ -115,6 +121,8 @@ export async function createRuntime(
       settings: createPgSettingsStore(database.db),
       cacheMs: config.backup.maintenanceCacheMs,
     });
+    const gate = createRequestGate();
+    const replicas = createPgReplicaRegistry(database.db);
     const backupCatalog = createPgBackupCatalog(database.db);
     registerBackupMetrics(metrics.registry, () => backupCatalog.list(), [
       'database',
@@ -167,6 +175,7 @@ export async function createRuntime(
       keys: createPgApiKeyStore(database.db),
       writes: auditedWrites,
       onTouchError: (err) => logger.warn({ err }, 'could not record key use'),
+      canTouch: () => !gate.closed,
     });
     return {
       config,
@@ -181,6 +190,8 @@ export async function createRuntime(
       audit,
       auditedWrites,
       maintenance,
+      gate,
+      replicas,
       backupCatalog,
       engine,
       async close() {

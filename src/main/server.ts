@@ -1,6 +1,8 @@
 // The API role: runtime + HTTP server + bootstrap admin key + graceful shutdown.
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import type { Config } from '../config/load-config.js';
 import { ConfigError } from '../config/load-config.js';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
@@ -10,8 +12,16 @@ import { createApp } from '../http/app.js';
 import { installServerEdge } from '../http/server-edge.js';
 import { resilientStore } from '../http/middleware/rate-limit.js';
 import { processEnv } from '../config/load-config.js';
-import { createBackupTools, startBackupSchedules, type BackupSchedules } from './backup-runtime.js';
+import {
+  createBackupTools,
+  maintenanceSwitch,
+  startBackupSchedules,
+  type BackupSchedules,
+} from './backup-runtime.js';
+import type { BackupProgress } from '../ops/backup-service.js';
+import { createReplicaAgent, type ReplicaAgent } from '../ops/replica-agent.js';
 import { confineWorkspace, realpathOfNearest } from './confine-workspace.js';
+import { removeServiceFile, writeServiceFile } from './service-file.js';
 import { createRuntime, type Role, type Runtime, type RuntimeOptions } from './runtime.js';
 
 export interface RunningServer {
@@ -66,6 +76,7 @@ export async function startServer(
   checkRole(config, role);
   const runtime = await createRuntime(config, { ...options, role, withEngine: true });
   const { logger } = runtime;
+  let replica: ReplicaAgent | undefined;
   try {
     const boot =
       role === 'worker'
@@ -88,6 +99,39 @@ export async function startServer(
         'bootstrap admin key registered from CFN_BOOTSTRAP_ADMIN_KEY',
       );
     }
+
+    // This process in the replica registry: it acknowledges maintenance once it writes nothing.
+    const engine = runtime.engine;
+    replica = createReplicaAgent({
+      identity: {
+        id: `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+        role,
+        host: os.hostname(),
+        pid: process.pid,
+        version: runtime.build.version,
+        startedAt: new Date(),
+      },
+      registry: runtime.replicas,
+      maintenance: runtime.maintenance,
+      gate: runtime.gate,
+      engine: engine?.engine,
+      engineHalted: engine?.startedHalted ?? false,
+      async health() {
+        const r = await runtime.health.report();
+        return { status: r.status, ...(r.failing ? { failing: r.failing } : {}) };
+      },
+      logger,
+      intervalMs: config.replicas.heartbeatMs,
+    });
+    const agent = replica;
+    await agent.start();
+    const beatLocal = () => agent.checkNow();
+    const backups = (onProgress?: (p: BackupProgress) => void) =>
+      createBackupTools(runtime, {
+        env: processEnv(),
+        beatLocal,
+        ...(onProgress ? { onProgress } : {}),
+      });
 
     const openStreams = new Set<() => void>();
     const redisClient = runtime.redis?.client;
@@ -123,6 +167,13 @@ export async function startServer(
       audit: runtime.audit,
       api: role !== 'worker',
       maintenance: runtime.maintenance,
+      gate: runtime.gate,
+      admin: {
+        backups,
+        maintenance: maintenanceSwitch(runtime, beatLocal),
+        audit: runtime.audit,
+        logger,
+      },
       ...(runtime.engine
         ? {
             swarms: {
@@ -168,9 +219,12 @@ export async function startServer(
       { port: address.port, host: config.http.host, url, database: runtime.database.kind, role },
       'listening',
     );
+    // The CLI on this data directory finds the service that holds the embedded database here.
+    const embedded = runtime.database.kind === 'pglite';
+    if (embedded) writeServiceFile(config.dataDir, url);
 
     const schedules: BackupSchedules | undefined = config.backup.schedulesEnabled
-      ? startBackupSchedules(runtime, createBackupTools(runtime, { env: processEnv() }))
+      ? startBackupSchedules(runtime, backups())
       : undefined;
 
     let stopping: Promise<void> | undefined;
@@ -207,12 +261,15 @@ export async function startServer(
           await closed;
         }
         await schedules?.stop();
+        await agent.stop();
+        if (embedded) removeServiceFile(config.dataDir);
         await runtime.close();
         logger.info('shutdown complete');
       })());
 
     return { runtime, server, url, shutdown };
   } catch (err) {
+    await replica?.stop();
     await runtime.close();
     throw err;
   }

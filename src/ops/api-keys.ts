@@ -67,11 +67,14 @@ export function createApiKeyService(deps: {
   writes: AuditedWrites;
   now?: () => Date;
   onTouchError?: (err: unknown) => void;
+  /** False while this replica must not write (maintenance acknowledged): key use is not recorded. */
+  canTouch?: () => boolean;
 }): ApiKeyService {
   const now = deps.now ?? (() => new Date());
   const lastTouched = new Map<string, number>();
 
   function touchLater(id: string) {
+    if (deps.canTouch && !deps.canTouch()) return;
     const t = now().getTime();
     if (t - (lastTouched.get(id) ?? 0) < TOUCH_INTERVAL_MS) return;
     lastTouched.set(id, t);

@@ -1,13 +1,12 @@
 // Backup, verification, retention, restore and disaster-recovery drills. Everything streams
 // (dump -> gzip -> encrypt -> store, and back); a backup is checked end to end before a restore
 // touches the live database, and a failed restore leaves it as it was.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import { createGzip } from 'node:zlib';
 import * as tar from 'tar';
 import { AppError } from '../domain/errors.js';
 import type {
@@ -19,17 +18,15 @@ import type {
   RowCounts,
   ScratchDatabases,
 } from '../ports/backup.js';
+import type { AuditLogStore } from '../ports/audit-log-store.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { Logger } from '../ports/logger.js';
-import {
-  BackupIntegrityError,
-  createDecryptStream,
-  createEncryptStream,
-  encryptionInfo,
-  keyId,
-} from './backup-crypto.js';
+import type { ReplicaRegistry } from '../ports/replica-registry.js';
+import { BackupIntegrityError, createEncryptStream, encryptionInfo } from './backup-crypto.js';
+import { createBackupReader, tap } from './backup-reader.js';
 import { decideRetention, DEFAULT_RETENTION, type RetentionPolicy } from './backup-retention.js';
-import { maintenanceRowSql, type MaintenanceMode } from './maintenance.js';
+import type { MaintenanceMode } from './maintenance.js';
+import { createRestoreService, type RestoreOptions } from './restore-service.js';
 
 export interface BackupProgress {
   phase: string;
@@ -58,6 +55,11 @@ export interface BackupServiceDeps {
   scratch: ScratchDatabases;
   catalog: BackupCatalog;
   maintenance: MaintenanceMode;
+  /** Who runs the service: a restore waits until each of them acknowledges maintenance. */
+  replicas: ReplicaRegistry;
+  audit?: AuditLogStore;
+  /** A blob store on a local directory (backups given as a file path). */
+  directory?: (dir: string) => BlobStore;
   appData: AppDataSources;
   encryptionKey?: Buffer | undefined;
   /** Applies pending migrations to the live database (after a restore). */
@@ -68,8 +70,12 @@ export interface BackupServiceDeps {
   now?: () => Date;
   retention?: RetentionPolicy;
   onProgress?: (p: BackupProgress) => void;
-  /** How long replicas may keep a cached "maintenance off": a restore waits this long first. */
-  maintenanceSettleMs?: number;
+  /** How long a restore waits for every live replica to acknowledge maintenance. */
+  ackTimeoutMs?: number;
+  /** A replica heard from within this long is alive. */
+  staleMs?: number;
+  /** The replica of this process (the restore runs inside the service): beat it at once. */
+  beatLocal?: () => Promise<void>;
   /** Called after every backup attempt (metrics in the serving process). */
   onBackupFinished?: (record: BackupRecord) => void;
 }
@@ -86,14 +92,6 @@ export interface VerifyResult {
   sizeBytes: number;
   rowCounts?: RowCounts;
   entries?: number;
-  durationMs: number;
-}
-
-export interface RestoreResult {
-  id: string;
-  rowCounts: RowCounts;
-  schemaVersionBefore: string | null;
-  schemaVersionAfter: string | null;
   durationMs: number;
 }
 
@@ -157,34 +155,6 @@ function keysFor(type: BackupType, s: string, encrypted: boolean) {
       };
 }
 
-/** Counts bytes and hashes them on the way through. */
-function tap(onBytes?: (total: number) => void) {
-  const hash = createHash('sha256');
-  let size = 0;
-  const stream = new Transform({
-    transform(chunk: Buffer, _e, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      onBytes?.(size);
-      done(null, chunk);
-    },
-  });
-  return { stream, result: () => ({ sha256: hash.digest('hex'), size }) };
-}
-
-const sink = () =>
-  new Writable({
-    write(_c, _e, done) {
-      done();
-    },
-  });
-
-async function readJson<T>(stream: Readable): Promise<T> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
-}
-
 function diffCounts(expected: RowCounts, actual: RowCounts, only?: (table: string) => boolean) {
   const problems: string[] = [];
   for (const [table, n] of Object.entries(expected)) {
@@ -200,92 +170,14 @@ export function createBackupService(deps: BackupServiceDeps) {
   const progress = (phase: string, bytes: number) => deps.onProgress?.({ phase, bytes });
   const key = deps.encryptionKey;
 
-  async function manifests(): Promise<BackupManifest[]> {
-    const keys = [
-      ...(await deps.store.list('database')),
-      ...(await deps.store.list('app-data')),
-    ].filter((k) => k.endsWith('manifest.json'));
-    const out: BackupManifest[] = [];
-    for (const k of keys) {
-      try {
-        out.push(await readJson<BackupManifest>(await deps.store.get(k)));
-      } catch (err) {
-        deps.logger.warn({ err, key: k }, 'unreadable backup manifest skipped');
-      }
-    }
-    return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-  }
-
-  async function resolve(ref: string, type?: BackupType): Promise<BackupManifest> {
-    const all = await manifests();
-    const found =
-      ref === 'latest'
-        ? all.find((m) => m.type === (type ?? 'database'))
-        : all.find((m) => m.id === ref);
-    if (!found) {
-      throw new AppError(
-        'NOT_FOUND',
-        ref === 'latest'
-          ? `No ${type ?? 'database'} backup in ${deps.store.location}: create one with \`cfn backup create\`.`
-          : `No backup ${ref} in ${deps.store.location}: \`cfn backup list\` shows the ids.`,
-      );
-    }
-    return found;
-  }
-
-  function requireKeyFor(m: BackupManifest): Buffer | undefined {
-    if (!m.encryption) return undefined;
-    if (!key) {
-      throw new AppError(
-        'VALIDATION_FAILED',
-        `Backup ${m.id} is encrypted (key id ${m.encryption.keyId}): set BACKUP_ENCRYPTION_KEY to the key it was made with.`,
-      );
-    }
-    if (keyId(key) !== m.encryption.keyId) {
-      throw new BackupIntegrityError(
-        `Backup ${m.id} was encrypted with key id ${m.encryption.keyId}, but BACKUP_ENCRYPTION_KEY has id ${keyId(key)}: set the key it was made with.`,
-      );
-    }
-    return key;
-  }
-
-  /** Pass 1: the stored bytes are exactly the ones the manifest describes. */
-  async function checkChecksum(m: BackupManifest): Promise<void> {
-    const t = tap((n) => progress('checking checksum', n));
-    await pipeline(await deps.store.get(m.key), t.stream, sink());
-    const { sha256, size } = t.result();
-    if (size !== m.sizeBytes || sha256 !== m.sha256) {
-      throw new BackupIntegrityError(
-        `Backup ${m.id} is damaged: ${m.key} has ${size} bytes with sha256 ${sha256.slice(0, 12)}…, ` +
-          `the manifest says ${m.sizeBytes} bytes with ${m.sha256.slice(0, 12)}…. Use another backup (\`cfn backup list\`).`,
-      );
-    }
-  }
-
-  /** The decoded content (decrypted, gunzipped) of a backup, as a stream that fails on damage. */
-  async function open(m: BackupManifest): Promise<Readable> {
-    const k = requireKeyFor(m);
-    const source = await deps.store.get(m.key);
-    const out = new PassThrough();
-    const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [source];
-    if (k) stages.push(createDecryptStream(k));
-    stages.push(createGunzip());
-    const done = pipeline([...(stages as [Readable, ...Transform[]]), out]);
-    done.catch((err: unknown) => {
-      const e =
-        err instanceof AppError
-          ? err
-          : new BackupIntegrityError(`Backup ${m.id} cannot be decoded: ${(err as Error).message}`);
-      out.destroy(e);
-    });
-    return out;
-  }
-
-  /** Pass 2: the whole backup decodes (every frame authenticates, gzip ends cleanly). */
-  async function checkDecodes(m: BackupManifest): Promise<void> {
-    const t = tap((n) => progress('checking content', n));
-    await pipeline(await open(m), t.stream, sink());
-  }
+  const reader = createBackupReader({
+    store: deps.store,
+    ...(deps.directory ? { directory: deps.directory } : {}),
+    encryptionKey: key,
+    logger: deps.logger,
+    ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+  });
+  const { manifests, resolve } = reader;
 
   async function put(
     type: BackupType,
@@ -480,8 +372,9 @@ export function createBackupService(deps: BackupServiceDeps) {
   async function verify(ref: string, type?: BackupType): Promise<VerifyResult> {
     const startMs = Date.now();
     const m = await resolve(ref, type);
-    requireKeyFor(m);
-    await checkChecksum(m);
+    const src = reader.inTarget(m);
+    reader.requireKeyFor(m);
+    await reader.checkChecksum(src);
     let result: VerifyResult;
     if (m.type === 'database') {
       if (!m.database)
@@ -489,7 +382,7 @@ export function createBackupService(deps: BackupServiceDeps) {
       const scratch = await deps.scratch.open(m.database.kind);
       try {
         progress('test restore into a scratch database', 0);
-        await scratch.restore(await open(m), { sourceKind: m.database.kind });
+        await scratch.restore(await reader.open(src), { sourceKind: m.database.kind });
         const rowCounts = await scratch.rowCounts();
         const problems = diffCounts(m.database.rowCounts, rowCounts);
         if (problems.length) {
@@ -511,7 +404,7 @@ export function createBackupService(deps: BackupServiceDeps) {
     } else {
       const names = new Set<string>();
       await pipeline(
-        await open(m),
+        await reader.open(src),
         tar.list({
           onReadEntry: (e) => names.add(e.path.replace(/\/$/, '')),
         }) as unknown as Writable,
@@ -580,76 +473,21 @@ export function createBackupService(deps: BackupServiceDeps) {
     }
   }
 
-  async function restore(ref: string): Promise<RestoreResult> {
-    const startMs = Date.now();
-    const m = await resolve(ref, 'database');
-    if (m.type !== 'database' || !m.database) {
-      throw new AppError(
-        'VALIDATION_FAILED',
-        `${m.id} is an app-data backup; restore takes a database backup id.`,
-      );
-    }
-    const source = m.database;
-    // Nothing is touched until the whole backup has proved intact.
-    requireKeyFor(m);
-    await checkChecksum(m);
-    await checkDecodes(m);
-    const schemaVersionBefore = await deps.database.schemaVersion();
-    const state = await deps.maintenance.enable(`restoring ${m.id}`);
-    deps.logger.warn({ id: m.id }, 'maintenance on: restoring the database');
-    if (deps.maintenanceSettleMs) {
-      await new Promise((resolve) => setTimeout(resolve, deps.maintenanceSettleMs));
-    }
-    let restored = false;
-    try {
-      progress(`restoring ${m.id}`, 0);
-      await deps.database.restore(await open(m), {
-        sourceKind: source.kind,
-        afterSql: maintenanceRowSql(state),
-      });
-      restored = true;
-      const counts = await deps.database.rowCounts();
-      const problems = diffCounts(
-        source.rowCounts,
-        counts,
-        (t) => t.startsWith('public.') && t !== 'public.settings',
-      );
-      if (problems.length) {
-        throw new BackupIntegrityError(
-          `The restored database differs from ${m.id}: ${problems.join('; ')}`,
-        );
-      }
-      progress('migrating', 0);
-      await deps.migrate();
-      await resyncCatalog();
-      await deps.checkHealth();
-      await deps.maintenance.disable();
-      deps.logger.warn({ id: m.id }, 'restore complete: maintenance off');
-      return {
-        id: m.id,
-        rowCounts: counts,
-        schemaVersionBefore,
-        schemaVersionAfter: await deps.database.schemaVersion(),
-        durationMs: Date.now() - startMs,
-      };
-    } catch (err) {
-      if (!restored) {
-        // The restore ran in one transaction that rolled back: the live data is as it was.
-        await deps.maintenance.disable().catch(() => {});
-        throw new AppError(
-          'INTERNAL',
-          `Restore of ${m.id} failed and nothing was changed (maintenance is off again): ${(err as Error).message}`,
-          { cause: err },
-        );
-      }
-      throw new AppError(
-        'INTERNAL',
-        `Restore of ${m.id} was applied but a check after it failed; maintenance stays on. ` +
-          `Fix the cause, then run \`cfn maintenance off\`: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
-  }
+  const restores = createRestoreService({
+    reader,
+    database: deps.database,
+    maintenance: deps.maintenance,
+    replicas: deps.replicas,
+    ...(deps.audit ? { audit: deps.audit } : {}),
+    migrate: deps.migrate,
+    resyncCatalog,
+    checkHealth: deps.checkHealth,
+    ...(deps.beatLocal ? { beatLocal: deps.beatLocal } : {}),
+    ackTimeoutMs: deps.ackTimeoutMs ?? 60_000,
+    staleMs: deps.staleMs ?? 15_000,
+    logger: deps.logger,
+    ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+  });
 
   /** Extracts an app-data backup into `into` (new or empty), after checking it end to end. */
   async function restoreAppData(
@@ -663,9 +501,10 @@ export function createBackupService(deps: BackupServiceDeps) {
         `${m.id} is a database backup; restore it without --into.`,
       );
     }
-    requireKeyFor(m);
-    await checkChecksum(m);
-    await checkDecodes(m);
+    const src = reader.inTarget(m);
+    reader.requireKeyFor(m);
+    await reader.checkChecksum(src);
+    await reader.checkDecodes(src);
     await fs.promises.mkdir(into, { recursive: true });
     if ((await fs.promises.readdir(into)).length > 0) {
       throw new AppError(
@@ -675,7 +514,7 @@ export function createBackupService(deps: BackupServiceDeps) {
     }
     let entries = 0;
     await pipeline(
-      await open(m),
+      await reader.open(src),
       tar.extract({ cwd: into, onReadEntry: () => void entries++ }) as unknown as Writable,
     );
     return { id: m.id, into, entries };
@@ -688,10 +527,11 @@ export function createBackupService(deps: BackupServiceDeps) {
     const startMs = Date.now();
     const scratch = await deps.scratch.open(m.database.kind);
     try {
-      requireKeyFor(m);
-      await checkChecksum(m);
+      const src = reader.inTarget(m);
+      reader.requireKeyFor(m);
+      await reader.checkChecksum(src);
       checks.push({ name: 'checksum', ok: true, detail: `sha256 ${m.sha256.slice(0, 12)}…` });
-      await scratch.restore(await open(m), { sourceKind: m.database.kind });
+      await scratch.restore(await reader.open(src), { sourceKind: m.database.kind });
       const rtoSeconds = (Date.now() - startMs) / 1000;
       checks.push({
         name: 'restore',
@@ -728,7 +568,19 @@ export function createBackupService(deps: BackupServiceDeps) {
     }
   }
 
-  return { create, list, verify, prune, restore, restoreAppData, drill, resolve, manifests };
+  return {
+    create,
+    list,
+    verify,
+    prune,
+    /** The confirmation of a restore: what it would discard, checked end to end; no change. */
+    restorePlan: (ref: string) => restores.plan(ref),
+    restore: (ref: string, options?: RestoreOptions) => restores.restore(ref, options),
+    restoreAppData,
+    drill,
+    resolve,
+    manifests,
+  };
 }
 
 export type BackupService = ReturnType<typeof createBackupService>;

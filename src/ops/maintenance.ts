@@ -18,6 +18,11 @@ export interface MaintenanceMode {
   status(): Promise<MaintenanceState>;
   /** Cached (cacheMs); on a read error the last known value stands. */
   current(): Promise<MaintenanceState>;
+  /**
+   * Fresh from the database, but without waiting on a restore that holds the settings table:
+   * `locked` is then true (and the state unknown). Errors propagate.
+   */
+  fresh(): Promise<MaintenanceState | { locked: true }>;
 }
 
 export interface MaintenanceOptions {
@@ -79,6 +84,13 @@ export function createMaintenanceMode(options: MaintenanceOptions): MaintenanceM
       cached = { state: { enabled: false }, at: now() };
     },
     status,
+    async fresh() {
+      const r = await options.settings.getUnlessLocked(MAINTENANCE_KEY, lockTimeoutMs);
+      if (r.locked) return { locked: true };
+      const state = parse(r.value);
+      cached = { state, at: now() };
+      return state;
+    },
     async current() {
       if (cached && now() - cached.at < cacheMs) return cached.state;
       const last = cached?.state ?? { enabled: false };

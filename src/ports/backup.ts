@@ -11,6 +11,13 @@ export type DatabaseKind = 'pglite' | 'postgres';
 /** Counts per table, keyed `schema.table` (e.g. `public.swarms`). */
 export type RowCounts = Record<string, number>;
 
+/** The swarms of a database and the events of each (what a restore would discard or bring back). */
+export interface SwarmInventory {
+  swarms: Set<string>;
+  /** Rows of `events` per swarm id. */
+  events: Map<string, number>;
+}
+
 export interface DumpResult {
   /** Plain SQL. */
   stream: Readable;
@@ -26,6 +33,8 @@ export interface DatabaseDumper {
    * Replaces the database's content with the dump `sql`, all or nothing: on any failure the
    * database is left as it was. `sourceKind` is the kind of database the dump came from.
    * `afterSql` runs inside the same transaction, after the dump (e.g. keep maintenance on).
+   * In that transaction too, the replica registry keeps its live rows and every swarm lease of
+   * the old database is given up (owners and expiry times cleared).
    */
   restore(sql: Readable, options: { sourceKind: DatabaseKind; afterSql?: string }): Promise<void>;
   rowCounts(): Promise<RowCounts>;
@@ -33,6 +42,7 @@ export interface DatabaseDumper {
   tableChecksums(): Promise<Record<string, string>>;
   /** The tag of the newest applied migration, or null. */
   schemaVersion(): Promise<string | null>;
+  swarmInventory(): Promise<SwarmInventory>;
   close(): Promise<void>;
 }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { registerBackupCommands } from '../../src/cli/backup-commands.js';
+import { maintenanceSwitch } from '../../src/main/backup-runtime.js';
 import { runCli } from '../support/cli.js';
 import { backupTools, openRuntime, tempDir } from './harness.js';
 import { seedRealisticData } from './fixtures.js';
@@ -35,9 +36,8 @@ describe('cfn backup, restore, dr drill', () => {
 
     const refused = await runCli(['restore', 'latest'], { env });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(
-      /nothing was changed\. To confirm, run: cfn restore latest --yes/,
-    );
+    expect(refused.stderr).toMatch(/nothing was changed\./);
+    expect(refused.stderr).toMatch(/To confirm, run: cfn restore latest --yes\n$/);
 
     const restored = await runCli(['restore', manifest.id, '--yes', '--json'], { env });
     expect(restored.code).toBe(0);
@@ -89,7 +89,7 @@ describe('cfn backup, restore, dr drill', () => {
       async backups({ onProgress }) {
         return {
           service: backupTools(runtime, env, onProgress ? { onProgress } : {}),
-          maintenance: runtime.maintenance,
+          maintenance: maintenanceSwitch(runtime),
           close: async () => {},
         };
       },

@@ -35,7 +35,18 @@ describe.each(['pglite', 'postgres'] as const)('backup round trip on %s', (kind)
     await scribble(runtime.database);
     expect(await fingerprint(runtime.database)).not.toEqual(before);
 
-    const result = await tools.restore('latest');
+    // Queries of the service go on during the restore: none runs with the dump's settings
+    // (PGlite has one session; the dump empties its search_path).
+    let restoring = true;
+    const pending = tools.restore('latest').finally(() => (restoring = false));
+    const reads: Array<Promise<unknown>> = [];
+    while (restoring) {
+      const read = queryRows(runtime.database.db, sql`select count(*) from settings`);
+      reads.push(read);
+      await read.catch(() => undefined);
+    }
+    const result = await pending;
+    await Promise.all(reads);
     expect(result.id).toBe(manifest.id);
     expect(await fingerprint(runtime.database)).toEqual(before);
     expect((await runtime.maintenance.status()).enabled).toBe(false);

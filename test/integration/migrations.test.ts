@@ -26,6 +26,7 @@ const TABLES = [
   'backups',
   'events',
   'playbook_entries',
+  'service_replicas',
   'settings',
   'swarm_iterations',
   'swarms',

@@ -10,14 +10,37 @@ import { pipeline } from 'node:stream/promises';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { AppError } from '../../domain/errors.js';
-import type { DatabaseDumper, DatabaseKind, ScratchDatabases } from '../../ports/backup.js';
+import type {
+  DatabaseDumper,
+  DatabaseKind,
+  ScratchDatabases,
+  SwarmInventory,
+} from '../../ports/backup.js';
 import { MIGRATIONS_FOLDER } from './migrate.js';
 import { localPgliteHandle, type PgliteHandle } from './pglite-handle.js';
 import { countRows, ident, listTables, type SqlRunner } from './row-counts.js';
+import {
+  AFTER_RESTORE_SQL,
+  BEFORE_RESTORE_SQL,
+  RUNTIME_DUMP_ARGS,
+  RUNTIME_TABLES,
+} from './restore-guards.js';
+
+async function swarmInventory(db: SqlRunner): Promise<SwarmInventory> {
+  const swarms = await db.rows<{ id: string }>('select id from public.swarms');
+  const events = await db.rows<{ id: string; n: string | number }>(
+    'select swarm_id as id, count(*) as n from public.events group by swarm_id',
+  );
+  return {
+    swarms: new Set(swarms.map((r) => r.id)),
+    events: new Map(events.map((r) => [r.id, Number(r.n)])),
+  };
+}
 
 async function checksums(db: SqlRunner): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const { s, t } of await listTables(db)) {
+    if ((RUNTIME_TABLES as readonly string[]).includes(`${s}.${t}`)) continue;
     const [r] = await db.rows<{ h: string }>(
       `select md5(coalesce(string_agg(x::text, E'\\n' order by x::text), '')) as h
          from ${ident(s)}.${ident(t)} x`,
@@ -118,17 +141,29 @@ export function createPgliteDumper(
       }
       const text = await readAll(sql);
       try {
+        // The dump sets search_path (and more) for its session, the one session every query of
+        // the service shares: they are reset inside the transaction, so no statement waiting
+        // behind it ever runs with the dump's settings.
         await client.transaction(async (tx) => {
-          await tx.exec(RESET_SCHEMAS + text + '\n' + (afterSql ?? ''));
+          await tx.exec(
+            BEFORE_RESTORE_SQL +
+              RESET_SCHEMAS +
+              text +
+              '\n' +
+              (afterSql ?? '') +
+              AFTER_RESTORE_SQL +
+              'RESET ALL;',
+          );
         });
       } finally {
-        // The dump sets search_path for its session; put the session back as it was.
+        // A failed transaction rolls its settings back too; this is for anything left outside it.
         await client.exec('RESET ALL');
       }
     },
     rowCounts: () => countRows(db),
     tableChecksums: () => checksums(db),
     schemaVersion: () => schemaVersionOf(db),
+    swarmInventory: () => swarmInventory(db),
     async close() {
       if (options.owned) await client.close();
     },
@@ -240,6 +275,10 @@ export function createPostgresDumper(
           [
             '--no-owner',
             '--no-privileges',
+            // DROP ... IF EXISTS first: `gunzip -c … | psql` also loads it into a live database.
+            '--clean',
+            '--if-exists',
+            ...RUNTIME_DUMP_ARGS,
             `--snapshot=${snap.rows[0]!.s}`,
             `--dbname=${conn.url}`,
           ],
@@ -298,7 +337,7 @@ export function createPostgresDumper(
           if (!child.stdin!.write(chunk))
             await Promise.race([once(child.stdin!, 'drain'), psqlGone]);
         };
-        await write(RESET_SCHEMAS);
+        await write(BEFORE_RESTORE_SQL + RESET_SCHEMAS);
         let writeError: unknown;
         try {
           for await (const chunk of filter) {
@@ -317,7 +356,7 @@ export function createPostgresDumper(
           throw err;
         }
         if (writeError) throw writeError;
-        if (afterSql) await write('\n' + afterSql + '\n');
+        await write('\n' + (afterSql ?? '') + '\n' + AFTER_RESTORE_SQL);
         child.stdin!.end();
       };
       const [fed, ran] = await Promise.allSettled([feed(), exited]);
@@ -332,6 +371,7 @@ export function createPostgresDumper(
         return checksums(runnerOf(c));
       }),
     schemaVersion: () => withClient(url, (c) => schemaVersionOf(runnerOf(c))),
+    swarmInventory: () => withClient(url, (c) => swarmInventory(runnerOf(c))),
     async close() {
       await options.onClose?.();
     },

@@ -4,6 +4,7 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type { RowCounts } from '../../ports/backup.js';
 import { countRows } from './row-counts.js';
+import { RUNTIME_DUMP_ARGS } from './restore-guards.js';
 
 export interface PgliteResults<T = Record<string, unknown>> {
   rows: T[];
@@ -58,7 +59,10 @@ export async function takeSnapshot(pg: PGlite): Promise<PgliteSnapshot> {
   const { pgDump } = await import('@electric-sql/pglite-tools/pg_dump');
   const copy = (await pg.clone()) as PGlite;
   try {
-    const file = await pgDump({ pg: copy, args: ['--no-owner', '--no-privileges'] });
+    const file = await pgDump({
+      pg: copy,
+      args: ['--no-owner', '--no-privileges', '--clean', '--if-exists', ...RUNTIME_DUMP_ARGS],
+    });
     const sql = await file.text();
     await copy.exec('ROLLBACK; RESET ALL;');
     const rowCounts = await countRows({

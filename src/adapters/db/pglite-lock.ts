@@ -42,7 +42,9 @@ export function lockDataDir(lockPath: string, dataDir: string): DataDirLock {
         throw new AppError(
           'DATA_DIR_LOCKED',
           `The embedded database in ${dataDir} is in use by process ${pid}. Stop that process, ` +
-            'or run this command against the running service, or set DATABASE_URL to use PostgreSQL.',
+            'or (for `cfn keys`, `cfn backup create|list`, `cfn restore` and `cfn maintenance`) give an ' +
+            'admin key (--key or CFN_API_KEY) and the command runs through that service, or set ' +
+            'DATABASE_URL to use PostgreSQL.',
           { details: { pid, dataDir } },
         );
       }

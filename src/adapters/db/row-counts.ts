@@ -1,6 +1,7 @@
 // Per-table row counts of the service's schemas, on anything that answers SQL with rows: the
 // manifest of a backup records them, and a restore or a verification compares against them.
 import type { RowCounts } from '../../ports/backup.js';
+import { RUNTIME_TABLES } from './restore-guards.js';
 
 /** Anything that answers a SQL text with rows (pg.Client, PGlite, the PGlite worker). */
 export interface SqlRunner {
@@ -19,6 +20,8 @@ export async function listTables(db: SqlRunner): Promise<Array<{ s: string; t: s
 export async function countRows(db: SqlRunner): Promise<RowCounts> {
   const counts: RowCounts = {};
   for (const { s, t } of await listTables(db)) {
+    // Runtime state is not in dumps: counting it would make every backup differ from its dump.
+    if ((RUNTIME_TABLES as readonly string[]).includes(`${s}.${t}`)) continue;
     const [r] = await db.rows<{ n: string | number }>(
       `select count(*) as n from ${ident(s)}.${ident(t)}`,
     );

@@ -258,6 +258,25 @@ export const backups = pgTable(
   (t) => [index('backups_type_created_idx').on(t.type, t.createdAt)],
 );
 
+// ---- The replica registry (issue 13): every process serving the API or running jobs heartbeats
+// here, and acknowledges maintenance once it has stopped writing, so a restore waits for all of
+// them. Runtime state, not data: dumps leave its rows out and a restore keeps the live ones.
+export const serviceReplicas = pgTable('service_replicas', {
+  id: text('id').primaryKey(),
+  role: text('role').notNull(),
+  host: text('host').notNull(),
+  pid: integer('pid').notNull(),
+  version: text('version').notNull(),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
+  /** Written with the database's clock, so replicas on other hosts compare without skew. */
+  heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }).notNull().defaultNow(),
+  /** The `since` of the maintenance this replica has acknowledged (it writes nothing now). */
+  ackSince: text('ack_since'),
+  ackAt: timestamp('ack_at', { withTimezone: true }),
+  /** The replica's own health report at its last heartbeat: ok, or the failing checks. */
+  health: jsonb('health').$type<Record<string, unknown>>(),
+});
+
 export const schema = {
   apiKeys,
   auditLog,
@@ -270,4 +289,5 @@ export const schema = {
   playbookEntries,
   webhookDeliveries,
   backups,
+  serviceReplicas,
 };
