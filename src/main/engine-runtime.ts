@@ -40,9 +40,6 @@ import {
   type ProviderRegistry,
 } from '../providers/registry.js';
 
-/** How long after its jobs' shutdown time the queue may take to close its connections. */
-const QUEUE_STOP_GRACE_MS = 2000;
-
 export interface EngineRuntime {
   engine: SwarmEngine;
   store: SwarmStore;
@@ -285,21 +282,7 @@ export async function createEngineRuntime(
     startedHalted,
     async stop(timeoutMs) {
       recovery?.stop();
-      // BullMQ workers whose Redis never answered wait for it to close: past the running jobs'
-      // time and a grace, shutdown goes on without them (the process exits after it anyway).
-      let timer: NodeJS.Timeout | undefined;
-      const stopped = await Promise.race([
-        queue.stop(timeoutMs).then(() => true),
-        new Promise<false>((resolve) => {
-          timer = setTimeout(() => resolve(false), timeoutMs + QUEUE_STOP_GRACE_MS);
-        }),
-      ]);
-      clearTimeout(timer);
-      if (!stopped)
-        logger.warn(
-          { graceMs: QUEUE_STOP_GRACE_MS },
-          'the queue did not close in time (Redis away?); shutting down without waiting for it',
-        );
+      await queue.stop(timeoutMs);
       engine.stop();
       await bus.close();
     },

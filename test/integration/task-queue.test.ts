@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createBullmqQueue } from '../../src/adapters/queue/bullmq-queue.js';
 import { createInprocQueue } from '../../src/adapters/queue/inproc-queue.js';
 import { createLogger } from '../../src/observability/logger.js';
+import type { JobHandlers } from '../../src/ports/task-queue.js';
 import { captureLogs } from '../support/log-capture.js';
 import { connectTestRedis, type TestRedis } from '../support/services.js';
 import { taskQueueContract } from '../support/contracts/task-queue.contract.js';
@@ -12,6 +13,13 @@ import { startTcpProxy } from '../support/tcp-proxy.js';
 import { startThrowawayRedis } from '../support/throwaway-redis.js';
 
 const logger = createLogger({ level: 'error', version: 'test', destination: captureLogs().stream });
+const noop = async () => {};
+const idle: JobHandlers = {
+  'swarm.run': noop,
+  'swarm.advance': noop,
+  'agent.run': noop,
+  'webhook.deliver': noop,
+};
 
 taskQueueContract('in-process', {
   async create(agentConcurrency) {
@@ -73,6 +81,26 @@ describe('BullMQ with Redis away or stalled', () => {
       await expect(queue.counts()).rejects.toThrow();
     } finally {
       await queue.stop(100);
+    }
+  });
+
+  it('stops while its workers have never reached Redis, and while Redis stalls', async () => {
+    const dead = await startThrowawayRedis();
+    await dead.stop();
+    const never = createBullmqQueue(options(dead.url));
+    never.start(idle);
+    await never.stop(100); // resolves: the workers' connections are given up
+    const redis = await startThrowawayRedis();
+    const proxy = await startTcpProxy('127.0.0.1', redis.port);
+    const stalled = createBullmqQueue(options(`redis://127.0.0.1:${proxy.port}`));
+    stalled.start(idle);
+    await stalled.enqueue('webhook.deliver', { swarmId: 's0' }, { jobId: 'webhook:s0' });
+    proxy.stall();
+    try {
+      await stalled.stop(100);
+    } finally {
+      await proxy.close();
+      await redis.stop();
     }
   });
 

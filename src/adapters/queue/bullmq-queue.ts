@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
+import { isUnreachable } from '../../domain/unreachable.js';
 import type { Logger } from '../../ports/logger.js';
 import { failFastOptions, redisBackoff } from '../redis/redis-client.js';
 import { JOB_CATALOG, JOB_NAMES } from '../../ports/job-catalog.js';
@@ -38,6 +39,23 @@ export interface BullmqQueueOptions {
   reconnectMaxMs?: number;
   /** Longest wait for a reply when producing or counting jobs (a stalled Redis fails them). */
   commandTimeoutMs?: number;
+}
+
+/** How long closing waits for Redis once the running jobs are done or aborted. */
+const CLOSE_GRACE_MS = 1000;
+
+/** Whether `p` settled within `ms` (a rejection counts as settled: closing went as far as it could). */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return settled;
 }
 
 /** BullMQ's highest priority number. */
@@ -214,8 +232,14 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
           if (err instanceof DelayedError) return;
           logger.warn({ err, job: name, attempt: job?.attemptsMade }, 'job failed');
         });
+        // While Redis is away every reconnect attempt is an error: the first one is said, the
+        // rest are not until the connection is ready again.
+        let away = false;
+        connection.on('ready', () => (away = false));
         worker.on('error', (err) => {
           if (err.message.startsWith('could not renew lock for job')) return; // said once above
+          if (away) return;
+          away = isUnreachable(err);
           logger.warn({ err, job: name }, 'queue worker error');
         });
         workers.push(worker);
@@ -242,19 +266,19 @@ export function createBullmqQueue(options: BullmqQueueOptions): TaskQueue {
     async stop(timeoutMs) {
       stopping = true;
       const closing = Promise.all(workers.map((w) => w.close()));
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        closing.then(() => false),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(true), timeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-      if (timedOut) for (const c of controllers) c.abort(new Error('the queue is stopping'));
-      await closing;
-      await Promise.all([...queues.values()].map((q) => q.close()));
+      if (!(await within(closing, timeoutMs))) {
+        for (const c of controllers) c.abort(new Error('the queue is stopping'));
+        if (!(await within(closing, CLOSE_GRACE_MS))) {
+          // Redis is away: a worker's close would wait for it forever.
+          for (const c of workerClients) c.disconnect();
+          await within(Promise.all(workers.map((w) => w.close(true))), CLOSE_GRACE_MS);
+        }
+      }
+      await within(Promise.all([...queues.values()].map((q) => q.close())), CLOSE_GRACE_MS);
       await Promise.all(
-        [client, ...workerClients].map((c) => c.quit().catch(() => c.disconnect())),
+        [client, ...workerClients].map(async (c) => {
+          if (!(await within(c.quit(), CLOSE_GRACE_MS))) c.disconnect();
+        }),
       );
     },
   };
