@@ -113,6 +113,10 @@ describe('route labels of requests refused before their route handler', () => {
       DATABASE_CONNECT_TIMEOUT_MS: '500',
       HEALTH_CHECK_TIMEOUT_MS: '500',
       CFN_MAINTENANCE_CACHE_MS: '0',
+      // No heartbeat between the maintenance below and its end: the replica would halt, and
+      // refuse writes until its next beat.
+      CFN_REPLICA_HEARTBEAT_MS: '60000',
+      CFN_REPLICA_STALE_MS: '120000',
       RATE_LIMIT_PER_MINUTE: '2',
       LOG_LEVEL: 'trace',
     });
