@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatBytes } from '../../src/cli/backup-commands.js';
+import { formatBytes } from '../../src/cli/backup-cli-kit.js';
 import { BIN, childEnv, runCli } from '../support/cli.js';
 import { createPgBackRestRepo, type PgBackRestRepo } from '../support/pgbackrest-repo.js';
 import { startTestS3, type TestS3 } from '../support/s3-server.js';
