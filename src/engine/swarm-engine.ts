@@ -13,6 +13,7 @@ import {
   activeTasks,
   applyEvent,
   foldEvents,
+  hasActiveTasks,
   initialState,
   type SwarmState,
 } from '../domain/cfn/state.js';
@@ -376,9 +377,13 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
         if (claim.signal.aborted) {
           if (claim.tasks === 0) break;
         } else {
-          const now = await whileClaimed(claim, () => withLock(swarmId, () => load(swarmId)));
+          // The fold kept while the swarm runs here is read as it is (a look, no step taken);
+          // only a fold that must be read again from the log waits for the swarm's lock.
+          const now =
+            cache.get(swarmId) ??
+            (await whileClaimed(claim, () => withLock(swarmId, () => load(swarmId))));
           seen = now.seq;
-          const waits = now.completion !== undefined || activeTasks(now).length === 0;
+          const waits = now.completion !== undefined || !hasActiveTasks(now);
           if (claim.tasks === 0 && waits) break;
         }
         await woken;

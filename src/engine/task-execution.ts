@@ -213,7 +213,17 @@ export function createTaskExecution(
     if (!claim) return ctx.enqueueRun(swarmId); // not run here (any more): hand it on
     executing.add(taskKey);
     claim.tasks++;
-    const signal = AbortSignal.any([jobSignal, claim.signal]);
+    // Aborted when the job is (the process stops) or the claim is (lost, given back). Linked by
+    // hand: AbortSignal.any costs a weak reference and a GC-tracked dependant per task on Node 20.
+    const linked = new AbortController();
+    const signal = linked.signal;
+    const stop = (why: AbortSignal) => () => linked.abort(why.reason);
+    const onJob = stop(jobSignal);
+    const onClaim = stop(claim.signal);
+    if (jobSignal.aborted) onJob();
+    else if (claim.signal.aborted) onClaim();
+    jobSignal.addEventListener('abort', onJob, { once: true });
+    claim.signal.addEventListener('abort', onClaim, { once: true });
     try {
       for (let attempt = 0; ; attempt++) {
         try {
@@ -227,6 +237,8 @@ export function createTaskExecution(
         }
       }
     } finally {
+      jobSignal.removeEventListener('abort', onJob);
+      claim.signal.removeEventListener('abort', onClaim);
       executing.delete(taskKey);
       claim.tasks--;
       claim.wake();

@@ -12,8 +12,11 @@ const ESC = '\uffff';
 const NEEDS_ESCAPE =
   // eslint-disable-next-line no-control-regex -- NUL is what must be found
   /[\u0000\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-/** In serialised JSON: an escaped NUL, a lone surrogate (always \u-escaped), or the escape char. */
-const SERIALISED_NEEDS = /\\u0000|\\ud[89a-f][0-9a-f]{2}|\uffff/i;
+/**
+ * In serialised JSON: an escaped NUL or a lone surrogate (JSON.stringify \u-escapes both, in
+ * lower case).
+ */
+const SERIALISED_NEEDS = /\\u0000|\\ud[89a-f][0-9a-f]{2}/;
 const ESCAPE_SEQUENCE = /\uffff(?:0|!|u([0-9a-f]{4}))/g;
 
 function escapeString(s: string): string {
@@ -51,7 +54,8 @@ function hasUnstorable(value: unknown): boolean {
 }
 
 /** True when JSON text (as JSON.stringify writes it) may hold something the database refuses. */
-export const mayNeedEscaping = (json: string): boolean => SERIALISED_NEEDS.test(json);
+export const mayNeedEscaping = (json: string): boolean =>
+  (json.includes('\\u') && SERIALISED_NEEDS.test(json)) || json.includes(ESC);
 
 /** The object as stored: unchanged, or with its strings escaped and the mark set. */
 export function escapeObject<T extends object>(value: T): T {

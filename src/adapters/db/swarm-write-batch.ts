@@ -64,6 +64,9 @@ interface SwarmRow {
   c: number;
   pb: string | null;
   done: boolean;
+  /** The lease the statement's appends to this swarm were made under (none: API facts only). */
+  e?: number;
+  o?: string;
 }
 interface JournalRow {
   k: string;
@@ -102,8 +105,7 @@ interface Item {
 const BATCH_SQL = `
 with
 evin as materialized (
-  select * from jsonb_to_recordset($1::jsonb) as x(s uuid, q int, t text, d jsonb, r text)
-  where cfn_assert_leases($6::jsonb)),
+  select * from jsonb_to_recordset($1::jsonb) as x(s uuid, q int, t text, d jsonb, r text)),
 ev as (
   insert into events (swarm_id, seq, type, data, request_id)
   select s, q, t, d, r from evin
@@ -144,9 +146,11 @@ sw as (
     input_tokens = x.ti, output_tokens = x.tou, cost_usd = x.c, playbook_entry_id = x.pb,
     updated_at = now(), completed_at = case when x.done then coalesce(w.completed_at, now()) end
   from jsonb_to_recordset($4::jsonb) as x(id uuid, st text, it int, d text, rs text, q int,
-       ti bigint, tou bigint, c float8, pb uuid, done boolean)
+       ti bigint, tou bigint, c float8, pb uuid, done boolean, e int, o text)
   where w.id = x.id
-  returning 1),
+  -- The fence: the row is locked and read at its latest version by this update, so a claim by
+  -- another process either waits for this statement or is seen here, and fails it.
+  returning cfn_fence(x.e is null or (w.lease_epoch = x.e and w.lease_owner = x.o), w.id) as f),
 jr as (
   insert into agent_calls (key, swarm_id, task_id, kind, request_hash, response, provider, model,
                            input_tokens, output_tokens, cost_usd, duration_ms)
@@ -155,7 +159,7 @@ jr as (
        p text, m text, ti bigint, tou bigint, c float8, d int)
   on conflict (key) do nothing
   returning 1)
-select (select count(*) from ev)::int as events`;
+select (select count(*) from ev)::int as events, (select bool_and(f) from sw) as fenced`;
 
 function sqlState(err: unknown): string | undefined {
   for (
@@ -169,7 +173,7 @@ function sqlState(err: unknown): string | undefined {
   return undefined;
 }
 const isUniqueViolation = (err: unknown) => sqlState(err) === '23505';
-/** Raised by cfn_assert_leases (migration 0003). */
+/** Raised by cfn_fence (migration 0005). */
 const isFenced = (err: unknown) => sqlState(err) === 'CF409';
 /** Class 22, data exception: the values themselves were refused. */
 const isDataException = (err: unknown) => sqlState(err)?.startsWith('22') ?? false;
@@ -340,11 +344,9 @@ export function createSwarmWriteBatch(
     const swarms = new Map<string, SwarmRow>();
     const events: EventRow[] = [];
     const journal = new Map<string, JournalRow>();
-    const leases: Array<{ s: string; e: number; o: string }> = [];
     for (const it of items) {
       events.push(...it.events);
       for (const j of it.journal) journal.set(j.k, j);
-      if (it.lease) leases.push({ s: it.swarmId, e: it.lease.epoch, o: it.lease.owner });
       for (const t of it.tasks) {
         const key = `${t.s}/${t.id}`;
         const prev = tasks.get(key);
@@ -361,14 +363,33 @@ export function createSwarmWriteBatch(
         );
       }
       for (const r of it.iterations) iterations.set(`${r.s}/${r.n}`, r);
-      if (it.swarm) swarms.set(it.swarm.id, it.swarm);
+      if (it.swarm) {
+        // One row per swarm carries the fence: the lease of its fenced appends. Two leases of one
+        // swarm in a statement cannot both be current: the row then fails, and the appends are
+        // written one by one to find the stale one.
+        const prev = swarms.get(it.swarm.id);
+        const lease =
+          it.lease &&
+          prev?.e !== undefined &&
+          (prev.e !== it.lease.epoch || prev.o !== it.lease.owner)
+            ? { e: -1, o: '' }
+            : it.lease
+              ? { e: it.lease.epoch, o: it.lease.owner }
+              : prev?.e !== undefined
+                ? { e: prev.e, o: prev.o! }
+                : {};
+        swarms.set(it.swarm.id, { ...it.swarm, ...lease });
+      }
     }
+    // Journal rows in key order: a row may be in two statements at once (a journal put and the
+    // append that carries it), and inserts of one order cannot deadlock each other.
+    const journalRows = [...journal.values()].sort((x, y) => (x.k < y.k ? -1 : x.k > y.k ? 1 : 0));
     const params = [
       JSON.stringify(events),
       JSON.stringify([...tasks.values()]),
       JSON.stringify([...iterations.values()]),
       JSON.stringify([...swarms.values()]),
-      JSON.stringify([...journal.values()]),
+      JSON.stringify(journalRows),
     ];
     // Model output may hold what PostgreSQL refuses (NUL, unpaired surrogates): rare, so looked
     // for in the serialised text first and only then escaped row by row.
@@ -386,13 +407,13 @@ export function createSwarmWriteBatch(
         [...swarms.values()].map((r) => ({ ...r, rs: storableText(r.rs) })),
       );
       params[4] = JSON.stringify(
-        [...journal.values()].map((j) => ({
+        journalRows.map((j) => ({
           ...storableJson({ ...j, resp: {} }),
           resp: escapeObject(j.resp),
         })),
       );
     }
-    await query('cfn_swarm_write_batch', BATCH_SQL, [...params, JSON.stringify(leases)]);
+    await query('cfn_swarm_write_batch', BATCH_SQL, params);
   }
 
   /** What a failed write means for one item of it. */
@@ -411,7 +432,10 @@ export function createSwarmWriteBatch(
     const batch: Item[] = [];
     const rest: Item[] = [];
     for (const it of waiting) {
-      if (batch.length < maxItems && !busy.has(it.swarmId)) batch.push(it);
+      // A journal row needs no order (it is a fact, written once): it never waits for its swarm's
+      // statement, nor holds back the swarm's next append (which carries it too when it matters).
+      const ordered = it.basis !== undefined;
+      if (batch.length < maxItems && (!ordered || !busy.has(it.swarmId))) batch.push(it);
       else rest.push(it);
     }
     waiting = rest;
@@ -474,10 +498,11 @@ export function createSwarmWriteBatch(
       const batch = take();
       if (!batch.length) return; // every waiting swarm has a statement in flight
       inFlight++;
-      for (const it of batch) busy.add(it.swarmId);
+      const swarms = batch.filter((it) => it.basis !== undefined).map((it) => it.swarmId);
+      for (const id of swarms) busy.add(id);
       void writeBatch(batch).finally(() => {
         inFlight--;
-        for (const it of batch) busy.delete(it.swarmId);
+        for (const id of swarms) busy.delete(id);
         pump();
       });
     }

@@ -239,3 +239,11 @@ export function unappliedFacts(state: SwarmState, facts: readonly SwarmEvent[]):
     return true;
   });
 }
+
+/** Whether any task is scheduled or running (the current iteration is looked at first). */
+export function hasActiveTasks(state: SwarmState): boolean {
+  for (let i = state.iterations.length - 1; i >= 0; i--)
+    for (const t of state.iterations[i]!.tasks)
+      if (t.status === 'scheduled' || t.status === 'running') return true;
+  return false;
+}

@@ -3,7 +3,12 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SwarmEvent, SwarmSpec } from '../../../src/domain/cfn/spec.js';
-import { applyEvent, initialState, type SwarmState } from '../../../src/domain/cfn/state.js';
+import {
+  applyEvent,
+  foldEvents,
+  initialState,
+  type SwarmState,
+} from '../../../src/domain/cfn/state.js';
 import {
   ConcurrentAppendError,
   ExistingSubmissionError,
@@ -335,10 +340,20 @@ export function swarmStoreContract(
       ]);
       expect(fenced.status === 'rejected' && fenced.reason).toBeInstanceOf(FencedAppendError);
       expect(fine.status).toBe('fulfilled');
-      await append(store, id, state, [{ type: 'swarm.cancel_requested', by: 'api' }]);
+      // Two appends to one swarm in one statement, the current lease's and then a stale one's
+      // built on it: the first is written, the stale one refused.
+      const [current, staleToo] = await Promise.allSettled([
+        append(store, id, state, [{ type: 'task.scheduled', ...implTask(2) }], [], b),
+        append(store, id, state, [{ type: 'task.scheduled', ...implTask(3) }], [], a),
+      ]);
+      expect(current.status).toBe('fulfilled');
+      expect(staleToo.status === 'rejected' && staleToo.reason).toBeInstanceOf(FencedAppendError);
+      const again = foldEvents((await store.events(id)).map((e) => e.data));
+      await append(store, id, again, [{ type: 'swarm.cancel_requested', by: 'api' }]);
       expect((await store.events(id)).map((e) => e.type)).toEqual([
         'swarm.created',
         'iteration.started',
+        'task.scheduled',
         'task.scheduled',
         'swarm.cancel_requested',
       ]);
