@@ -3,6 +3,7 @@
 // can never write again. Leases are renewed together; a claim whose lease could not be renewed in
 // time is given up here before it can expire there (this process's clock counts from the start of
 // the last renewal that succeeded), so a new holder never overlaps a live old one.
+import { setMaxListeners } from 'node:events';
 import type { Logger } from '../ports/logger.js';
 import type { Lease, SwarmStore } from '../ports/swarm-store.js';
 
@@ -35,7 +36,11 @@ export interface Claims {
   /** A claim for a lease taken with the swarm's creation. */
   adopt(swarmId: string, lease: Lease): Claim;
   /** Ends the claim and gives its lease up (its expiry frees it anyway if that fails). */
-  release(claim: Claim): Promise<void>;
+  /**
+   * Ends the claim and gives the lease up; `freed`: the swarm's last append freed it already (a
+   * finished swarm), so nothing is written.
+   */
+  release(claim: Claim, freed?: boolean): Promise<void>;
   /** This process stops working on the swarm now: its lease is gone (a fenced append, a halt). */
   lose(swarmId: string, reason: Error): void;
   all(): Claim[];
@@ -69,6 +74,8 @@ export function createClaims(options: ClaimsOptions): Claims {
 
   function make(swarmId: string, lease: Lease, fresh: boolean, since: number) {
     const controller = new AbortController();
+    // Every task of the swarm running here listens to it (one listener each, removed at its end).
+    setMaxListeners(0, controller.signal);
     const claim = {
       swarmId,
       lease,
@@ -157,11 +164,12 @@ export function createClaims(options: ClaimsOptions): Claims {
 
     adopt: (swarmId, lease) => make(swarmId, lease, true, performance.now()),
 
-    async release(claim) {
+    async release(claim, freed = false) {
       const held = claims.get(claim.swarmId);
       if (held !== claim) return;
       claims.delete(claim.swarmId);
       held.controller.abort(new Error('the claim was released'));
+      if (freed) return;
       await store.releaseLease(claim.swarmId, claim.lease).catch((err: unknown) => {
         logger.debug({ err, swarmId: claim.swarmId }, 'lease not released; it expires instead');
       });

@@ -392,8 +392,9 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
       if (!isStopped(err) && !claim.signal.aborted) throw err;
     } finally {
       signal.removeEventListener('abort', giveBack);
-      // Its tasks have settled: nothing more is written under the lease.
-      await claims.release(claim);
+      // Its tasks have settled: nothing more is written under the lease. A finished swarm's last
+      // append freed the lease (if that append fails after all, the lease expires instead).
+      await claims.release(claim, cache.get(swarmId)?.completion !== undefined);
       cache.delete(swarmId);
     }
     if (claim.lost && !halted)

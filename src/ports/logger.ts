@@ -13,4 +13,6 @@ export interface Logger {
   error: LogFn;
   fatal: LogFn;
   child(bindings: Record<string, unknown>): Logger;
+  /** Whether lines of `level` are written (pino's); a logger without it writes every level. */
+  isLevelEnabled?(level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'): boolean;
 }

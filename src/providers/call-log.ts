@@ -41,6 +41,7 @@ export function withCallLog(
       });
       try {
         const result = await provider.complete(request);
+        if (logger.isLevelEnabled?.('debug') === false) return result;
         logger.debug(
           {
             ...fields(),

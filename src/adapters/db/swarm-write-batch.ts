@@ -144,7 +144,9 @@ it as (
 sw as (
   update swarms w set status = x.st, iteration = x.it, decision = x.d, reason = x.rs, last_seq = x.q,
     input_tokens = x.ti, output_tokens = x.tou, cost_usd = x.c, playbook_entry_id = x.pb,
-    updated_at = now(), completed_at = case when x.done then coalesce(w.completed_at, now()) end
+    updated_at = now(), completed_at = case when x.done then coalesce(w.completed_at, now()) end,
+    -- A finished swarm's lease is free with its last append (no release statement of its own).
+    lease_expires_at = case when x.done then null else w.lease_expires_at end
   from jsonb_to_recordset($4::jsonb) as x(id uuid, st text, it int, d text, rs text, q int,
        ti bigint, tou bigint, c float8, pb uuid, done boolean, e int, o text)
   where w.id = x.id

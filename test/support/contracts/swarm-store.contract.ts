@@ -369,6 +369,31 @@ export function swarmStoreContract(
       expect(await store.claimLease(randomUUID(), 'worker-a', 60_000, false)).toBeUndefined();
     });
 
+    it("frees a finished swarm's lease with its last append", async () => {
+      const { id, state } = await newSwarm(store);
+      const a = ((await store.claimLease(id, 'worker-a', 60_000, false)) as { lease: Lease }).lease;
+      await append(
+        store,
+        id,
+        state,
+        [{ type: 'iteration.started', iteration: 1, feedback: [] }],
+        [],
+        a,
+      );
+      expect(await store.claimLease(id, 'worker-b', 60_000, false)).toHaveProperty('heldUntil');
+      await append(
+        store,
+        id,
+        state,
+        [{ type: 'swarm.completed', status: 'completed', reason: 'done' }],
+        [],
+        a,
+      );
+      expect(await store.claimLease(id, 'worker-b', 60_000, false)).toMatchObject({
+        lease: { epoch: 2, owner: 'worker-b' },
+      });
+    });
+
     it('reserves a call within the budget: its input, and the output the budget still allows', async () => {
       const id = randomUUID();
       await store.create({
