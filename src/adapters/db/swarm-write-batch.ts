@@ -370,17 +370,13 @@ export function createSwarmWriteBatch(
         // swarm in a statement cannot both be current: the row then fails, and the appends are
         // written one by one to find the stale one.
         const prev = swarms.get(it.swarm.id);
-        const lease =
-          it.lease &&
-          prev?.e !== undefined &&
-          (prev.e !== it.lease.epoch || prev.o !== it.lease.owner)
-            ? { e: -1, o: '' }
-            : it.lease
-              ? { e: it.lease.epoch, o: it.lease.owner }
-              : prev?.e !== undefined
-                ? { e: prev.e, o: prev.o! }
-                : {};
-        swarms.set(it.swarm.id, { ...it.swarm, ...lease });
+        let fence = prev?.e === undefined ? {} : { e: prev.e, o: prev.o };
+        if (it.lease) {
+          const { epoch, owner } = it.lease;
+          const agrees = fence.e === undefined || (fence.e === epoch && fence.o === owner);
+          fence = agrees ? { e: epoch, o: owner } : { e: -1, o: '' };
+        }
+        swarms.set(it.swarm.id, { ...it.swarm, ...fence });
       }
     }
     // Journal rows in key order: a row may be in two statements at once (a journal put and the
