@@ -8,5 +8,6 @@ BEGIN
   END IF;
   RETURN true;
 END
-$$;--> statement-breakpoint
-DROP FUNCTION IF EXISTS cfn_assert_leases(jsonb);
+$$;
+-- cfn_assert_leases (0003) stays: replicas of the previous version call it until a rolling upgrade
+-- has replaced them all.
