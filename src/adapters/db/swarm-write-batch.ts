@@ -161,6 +161,7 @@ jr as (
        p text, m text, ti bigint, tou bigint, c float8, d int)
   on conflict (key) do nothing
   returning 1)
+-- sw's fence is read here too, so that no plan can leave its RETURNING unevaluated.
 select (select count(*) from ev)::int as events, (select bool_and(f) from sw) as fenced`;
 
 function sqlState(err: unknown): string | undefined {

@@ -219,10 +219,10 @@ export function latestBySlot(it: IterationState, phase: Phase): Map<number, Task
 }
 
 /** Tasks currently scheduled or running (across all iterations). */
+const isActive = (t: TaskState) => t.status === 'scheduled' || t.status === 'running';
+
 export function activeTasks(state: SwarmState): TaskState[] {
-  return state.iterations.flatMap((i) =>
-    i.tasks.filter((t) => t.status === 'scheduled' || t.status === 'running'),
-  );
+  return state.iterations.flatMap((i) => i.tasks.filter(isActive));
 }
 
 /**
@@ -243,7 +243,6 @@ export function unappliedFacts(state: SwarmState, facts: readonly SwarmEvent[]):
 /** Whether any task is scheduled or running (the current iteration is looked at first). */
 export function hasActiveTasks(state: SwarmState): boolean {
   for (let i = state.iterations.length - 1; i >= 0; i--)
-    for (const t of state.iterations[i]!.tasks)
-      if (t.status === 'scheduled' || t.status === 'running') return true;
+    if (state.iterations[i]!.tasks.some(isActive)) return true;
   return false;
 }
