@@ -56,7 +56,8 @@ async function startWorker(): Promise<void> {
   workers.push(child);
 }
 
-async function submit(i: number): Promise<void> {
+/** Submits one swarm; true when it was accepted (202). */
+async function submit(i: number): Promise<boolean> {
   try {
     const res = await fetch(`${apiUrl}/api/swarms`, {
       method: 'POST',
@@ -69,24 +70,54 @@ async function submit(i: number): Promise<void> {
       }),
       signal: AbortSignal.timeout(10_000),
     });
-    if (res.status === 202) accepted.push(((await res.json()) as { id: string }).id);
-    else await res.body?.cancel();
+    if (res.status === 202) {
+      accepted.push(((await res.json()) as { id: string }).id);
+      return true;
+    }
+    await res.body?.cancel();
   } catch {
-    // Refused while PostgreSQL is down: not accepted, so nothing to lose.
+    // Refused while a dependency is down or just back: not accepted, so nothing to lose.
   }
+  return false;
 }
 
 let submitted = 0;
+/**
+ * Submits `n` swarms, submitting again those refused (right after a fault the service may still
+ * refuse), so that the next fault lands on work in flight on a slow machine too.
+ */
 async function wave(n: number): Promise<void> {
-  await Promise.all(Array.from({ length: n }, () => submit(submitted++)));
+  const until = Date.now() + 30_000;
+  let left = n;
+  while (left > 0) {
+    const results = await Promise.all(Array.from({ length: left }, () => submit(submitted++)));
+    left = results.filter((ok) => !ok).length;
+    if (left === 0) break;
+    if (Date.now() > until) throw new Error(`${left} of ${n} submissions refused for 30 s`);
+    note(`${left} submission(s) refused, submitting again`);
+    await sleep(250);
+  }
 }
 
 /** Resolves once at least `n` LLM calls are waiting for their answer (faults land mid-swarm). */
-function callsInFlight(n: number): Promise<unknown> {
-  return llm.waitUntil(
-    (rs) => rs.filter((r) => r.respondedAt === undefined && !r.clientClosed).length >= n,
-    30_000,
-  );
+async function callsInFlight(n: number): Promise<void> {
+  try {
+    await llm.waitUntil(
+      (rs) => rs.filter((r) => r.respondedAt === undefined && !r.clientClosed).length >= n,
+      45_000,
+    );
+  } catch (err) {
+    const { rows } = await db
+      .query<{ status: string; n: number }>(
+        'select status, count(*)::int as n from swarms group by status order by 1',
+      )
+      .catch(() => ({ rows: [] }));
+    const alive = everyProcess.filter((p) => p.child.exitCode === null && !p.child.signalCode);
+    throw new Error(
+      `${(err as Error).message}; swarms by status ${JSON.stringify(rows)}; ` +
+        `${alive.length} processes alive\n${timeline.join('\n')}`,
+    );
+  }
 }
 
 /** The workers (pids) recorded on running tasks. */
