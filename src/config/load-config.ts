@@ -106,6 +106,12 @@ export interface Config {
     /** argv of the CLI provider (split on spaces; quote-free). */
     readonly cliCommand: readonly string[] | undefined;
     readonly llmMaxRetries: number;
+    /** Flow control of the providers configured from the environment (not CFN_PROVIDERS_FILE's). */
+    readonly llmLimits: {
+      readonly maxConcurrency: number | undefined;
+      readonly requestsPerMinute: number | undefined;
+      readonly tokensPerMinute: number | undefined;
+    };
     readonly pricesFile: string | undefined;
     readonly agentTimeoutMs: number;
     readonly agentMaxTokens: number;
@@ -311,6 +317,11 @@ export function loadConfig(
       openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL },
       cliCommand: e.CFN_CLI_COMMAND?.trim().split(/\s+/),
       llmMaxRetries: e.CFN_LLM_MAX_RETRIES,
+      llmLimits: {
+        maxConcurrency: e.CFN_LLM_MAX_CONCURRENCY,
+        requestsPerMinute: e.CFN_LLM_REQUESTS_PER_MINUTE,
+        tokensPerMinute: e.CFN_LLM_TOKENS_PER_MINUTE,
+      },
       pricesFile: e.CFN_PRICES_FILE ? path.resolve(cwd, e.CFN_PRICES_FILE) : undefined,
       agentTimeoutMs: e.CFN_AGENT_TIMEOUT_MS,
       agentMaxTokens: e.CFN_AGENT_MAX_TOKENS,

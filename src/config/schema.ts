@@ -47,6 +47,17 @@ const int = (min: number, max: number, fallback: number) =>
       .default(fallback),
   );
 
+const optionalInt = (min: number, max: number) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z.coerce
+      .number({ message: `expected an integer between ${min} and ${max}` })
+      .int({ message: `expected an integer between ${min} and ${max}` })
+      .min(min, { message: `expected an integer between ${min} and ${max}` })
+      .max(max, { message: `expected an integer between ${min} and ${max}` })
+      .optional(),
+  );
+
 export const envSchema = z.object({
   PORT: int(0, 65535, 3000),
   HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
@@ -113,7 +124,7 @@ export const envSchema = z.object({
 
   // ---- The engine: agents, providers, workspaces
   CFN_AGENTS_DIR: z.preprocess(emptyAsUndefined, z.string().default('./.claude/agents')),
-  CFN_MAX_CONCURRENT_AGENTS: int(1, 10_000, 8),
+  CFN_MAX_CONCURRENT_AGENTS: int(1, 10_000, 100),
   CFN_QUEUE_LOCK_MS: int(1000, 600_000, 30_000),
   CFN_WORKER_MAX_SWARMS: int(1, 10_000, 50),
   CFN_RECOVERY_INTERVAL_MS: int(1000, 3_600_000, 30_000),
@@ -127,6 +138,9 @@ export const envSchema = z.object({
   OPENAI_MODEL: optionalString,
   CFN_CLI_COMMAND: optionalString,
   CFN_LLM_MAX_RETRIES: int(0, 10, 2),
+  CFN_LLM_MAX_CONCURRENCY: optionalInt(1, 10_000),
+  CFN_LLM_REQUESTS_PER_MINUTE: optionalInt(1, 10_000_000),
+  CFN_LLM_TOKENS_PER_MINUTE: optionalInt(1, 1_000_000_000),
   CFN_PRICES_FILE: optionalString,
   CFN_AGENT_TIMEOUT_MS: int(1000, 3_600_000, 600_000),
   CFN_AGENT_MAX_TOKENS: int(1, 200_000, 4096),

@@ -17,6 +17,7 @@ import { executeToolCall, toolsForAgent } from '../adapters/workspace/workspace-
 import { BUILTIN_AGENTS_DIR, loadAgents } from '../agents/load-agents.js';
 import type { AgentDefinition } from '../domain/agent-definition.js';
 import { createSwarmEngine, type SwarmEngine } from '../engine/swarm-engine.js';
+import { registerProviderMetrics } from '../observability/provider-metrics.js';
 import { createEngineMetrics } from '../observability/engine-metrics.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { EventBus } from '../ports/event-bus.js';
@@ -97,6 +98,7 @@ export function providerConfigs(config: Config): ProviderConfig[] {
   const names = new Set(fromFile.map((p) => p.name));
   const extra: ProviderConfig[] = [];
   const maxRetries = e.llmMaxRetries;
+  const limits = e.llmLimits;
   if (e.anthropic.apiKey && !names.has('anthropic')) {
     extra.push({
       name: 'anthropic',
@@ -105,6 +107,7 @@ export function providerConfigs(config: Config): ProviderConfig[] {
       baseUrl: e.anthropic.baseUrl,
       defaultModel: e.anthropic.model,
       maxRetries,
+      ...limits,
     } as ProviderConfig);
   }
   if ((e.openai.apiKey || e.openai.baseUrl) && !names.has('openai')) {
@@ -115,6 +118,7 @@ export function providerConfigs(config: Config): ProviderConfig[] {
       baseUrl: e.openai.baseUrl,
       defaultModel: e.openai.model,
       maxRetries,
+      ...limits,
     } as ProviderConfig);
   }
   if (e.cliCommand && !names.has('cli')) {
@@ -123,6 +127,7 @@ export function providerConfigs(config: Config): ProviderConfig[] {
       kind: 'cli',
       command: [...e.cliCommand],
       env: { ...e.cliEnv },
+      ...limits,
     } as ProviderConfig);
   }
   return parseProviderConfigs(
@@ -154,7 +159,11 @@ export async function createEngineRuntime(
     logger.info({ agent: o.name, source: o.source }, 'built-in agent overridden');
   const agents = loaded.agents;
 
-  const providers = createProviderRegistry(providerConfigs(config), e.defaultProvider, { logger });
+  const providers = createProviderRegistry(providerConfigs(config), e.defaultProvider, {
+    logger,
+    // A provider's requests in flight follow the agents that may run at once, unless it says less.
+    maxConcurrency: e.maxConcurrentAgents,
+  });
   if (!providers.list().length) {
     logger.warn(
       'no LLM provider configured: swarms are refused until ANTHROPIC_API_KEY, OPENAI_API_KEY/OPENAI_BASE_URL, CFN_CLI_COMMAND or CFN_PROVIDERS_FILE is set',
@@ -223,6 +232,7 @@ export async function createEngineRuntime(
     queue,
     successRateWindowMinutes: e.successRateWindowMinutes,
   });
+  registerProviderMetrics(deps.metrics.registry, providers.list());
   const toolAllowList = e.toolCommands ? [...e.toolCommands] : undefined;
   const engine = createSwarmEngine({
     store,

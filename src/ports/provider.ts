@@ -90,6 +90,22 @@ export interface Provider {
    * cost), where the provider can tell; budgets bound the others themselves.
    */
   countInputTokens?(request: TokenCountRequest): Promise<number>;
+  /** The state of the provider's flow control (src/providers/flow-control.ts), when it has one. */
+  flowStats?(): FlowStats;
+}
+
+export interface FlowStats {
+  /** Requests to the provider waiting for their answer now. */
+  inFlight: number;
+  /** The adaptive limit of requests in flight now (at most `maxConcurrency`). */
+  limit: number;
+  maxConcurrency: number;
+  /** Requests waiting for a slot, a rate-limit token or the end of a backoff. */
+  queued: number;
+  /** Milliseconds left of the backoff a 429 started (0 when none). */
+  backoffMs: number;
+  /** 429 answers seen since start. */
+  rateLimited: number;
 }
 
 export type TokenCountRequest = Pick<

@@ -3,6 +3,7 @@
 // of the attempts each call made, retries included, without a client per call.
 import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
+import { ON_RESEND } from './limited-fetch.js';
 
 type Fetch = typeof globalThis.fetch;
 type HeadersInit = NonNullable<RequestInit['headers']>;
@@ -152,7 +153,7 @@ class BufferedResponse {
 }
 
 let shared: Fetch | undefined;
-/** One pool for the whole process. */
+/** One pool for the whole process, for providers built without the registry (tests, tools). */
 export function defaultProviderFetch(): Fetch {
   return (shared ??= createUndiciFetch());
 }
@@ -166,7 +167,10 @@ export interface AttemptCounter {
   begin(): { headers: Record<string, string>; attempts(): number; end(): void };
 }
 
-/** Counts each call's attempts through a header that is removed before the request leaves. */
+/**
+ * Counts each call's attempts through a header that is removed before the request leaves: every
+ * request the SDK sends, and every time the flow control sends one again.
+ */
 export function createAttemptCounter(base: Fetch): AttemptCounter {
   const counts = new Map<string, number>();
   let next = 0;
@@ -175,11 +179,12 @@ export function createAttemptCounter(base: Fetch): AttemptCounter {
       // The SDKs build a Headers object for every attempt: it is ours to change.
       const headers = init.headers instanceof Headers ? init.headers : new Headers(init.headers);
       const id = headers.get(CALL_HEADER);
-      if (id !== null) {
-        headers.delete(CALL_HEADER);
-        if (counts.has(id)) counts.set(id, counts.get(id)! + 1);
-      }
-      return base(input, { ...init, headers });
+      if (id === null) return base(input, { ...init, headers });
+      headers.delete(CALL_HEADER);
+      const count = () => void (counts.has(id) && counts.set(id, counts.get(id)! + 1));
+      count();
+      // A request sent again after a 429 (src/providers/limited-fetch.ts) is an attempt too.
+      return base(input, { ...init, headers, [ON_RESEND]: count } as RequestInit);
     },
     begin() {
       const id = String(++next);

@@ -8,7 +8,10 @@ import type { Provider } from '../ports/provider.js';
 import { createAnthropicProvider } from './anthropic-provider.js';
 import { withCallLog } from './call-log.js';
 import { createCliProvider } from './cli-provider.js';
+import { createFlowControl, type FlowControl } from './flow-control.js';
+import { limitFetch } from './limited-fetch.js';
 import { createOpenAiProvider } from './openai-provider.js';
+import { createUndiciFetch } from './provider-fetch.js';
 
 export const DEFAULT_MODELS = {
   anthropic: 'claude-sonnet-4-6',
@@ -24,6 +27,14 @@ const name = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-" (at most 64)');
 const model = z.string().min(1);
 const maxRetries = z.number().int().min(0).max(10);
+/** Flow control toward the provider (src/providers/flow-control.ts): every kind takes these. */
+const limits = {
+  /** Requests in flight at most; default: the engine's agent concurrency. */
+  maxConcurrency: z.number().int().min(1).max(10_000).optional(),
+  requestsPerMinute: z.number().int().min(1).max(10_000_000).optional(),
+  /** Input (estimated) plus output tokens per minute. */
+  tokensPerMinute: z.number().int().min(1).max(1_000_000_000).optional(),
+};
 
 const anthropicConfig = z.strictObject({
   name,
@@ -32,6 +43,7 @@ const anthropicConfig = z.strictObject({
   baseUrl: z.url().optional(),
   defaultModel: model.optional(),
   maxRetries: maxRetries.optional(),
+  ...limits,
 });
 
 const openAiConfig = z
@@ -44,6 +56,7 @@ const openAiConfig = z
     defaultModel: model.optional(),
     maxRetries: maxRetries.optional(),
     tokenLimitParam: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
+    ...limits,
   })
   .superRefine((config, ctx) => {
     if (config.baseUrl === undefined && config.apiKey === undefined) {
@@ -69,6 +82,7 @@ const cliConfig = z.strictObject({
   defaultModel: model.optional(),
   /** The child's whole environment (include PATH if needed); default: inherit the service's. */
   env: z.record(z.string(), z.string()).optional(),
+  ...limits,
 });
 
 export const providerConfigSchema = z.discriminatedUnion('kind', [
@@ -110,13 +124,46 @@ export function parseProviderConfigs(raw: unknown): ProviderConfig[] {
 
 export interface ProviderDeps {
   logger?: Logger | undefined;
-  /** Replaces the global fetch for the HTTP providers (a proxy agent, say). */
+  /** Replaces the HTTP client of the HTTP providers (a proxy agent, say); still flow-controlled. */
   fetch?: typeof globalThis.fetch | undefined;
+  /** A provider's `maxConcurrency` when its configuration sets none (the engine's agent limit). */
+  maxConcurrency?: number | undefined;
 }
 
-/** The provider of `config`, logging each call when a logger is given (src/providers/call-log.ts). */
+/** Without configuration or an engine's limit: what one process should send one provider. */
+const DEFAULT_MAX_CONCURRENCY = 128;
+
+/**
+ * The provider of `config` under its flow control, logging each call when a logger is given
+ * (src/providers/call-log.ts). The HTTP providers get a connection pool of their own, as large as
+ * their concurrency: a fixed pool would be a hidden cap.
+ */
 export function createProvider(config: ProviderConfig, deps: ProviderDeps = {}): Provider {
-  const provider = createBareProvider(config, deps);
+  const flow = createFlowControl({
+    maxConcurrency: config.maxConcurrency ?? deps.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
+    requestsPerMinute: config.requestsPerMinute,
+    tokensPerMinute: config.tokensPerMinute,
+  });
+  const base =
+    config.kind === 'cli'
+      ? withFlow(
+          createCliProvider({
+            name: config.name,
+            command: config.command,
+            defaultModel: config.defaultModel ?? DEFAULT_MODELS.cli,
+            env: config.env,
+          }),
+          flow,
+        )
+      : createHttpProvider(config, {
+          ...deps,
+          fetch: limitFetch(
+            deps.fetch ?? createUndiciFetch({ connections: flow.stats().maxConcurrency }),
+            flow,
+            config.tokensPerMinute !== undefined,
+          ),
+        });
+  const provider: Provider = { ...base, flowStats: () => flow.stats() };
   if (!deps.logger) return provider;
   return withCallLog(
     provider,
@@ -125,7 +172,28 @@ export function createProvider(config: ProviderConfig, deps: ProviderDeps = {}):
   );
 }
 
-function createBareProvider(config: ProviderConfig, deps: ProviderDeps): Provider {
+/** A CLI provider's calls are subprocesses: the flow control bounds how many run at once. */
+function withFlow(provider: Provider, flow: FlowControl): Provider {
+  return {
+    ...provider,
+    async complete(request) {
+      const permit = await flow.acquire(0, request.signal);
+      let outcome: 'ok' | 'other' = 'other';
+      try {
+        const result = await provider.complete(request);
+        outcome = 'ok';
+        return result;
+      } finally {
+        permit.release(outcome);
+      }
+    },
+  };
+}
+
+function createHttpProvider(
+  config: Exclude<ProviderConfig, { kind: 'cli' }>,
+  deps: ProviderDeps,
+): Provider {
   switch (config.kind) {
     case 'anthropic':
       return createAnthropicProvider({
@@ -148,13 +216,6 @@ function createBareProvider(config: ProviderConfig, deps: ProviderDeps): Provide
         tokenLimitParam: config.tokenLimitParam,
         logger: deps.logger,
         fetch: deps.fetch,
-      });
-    case 'cli':
-      return createCliProvider({
-        name: config.name,
-        command: config.command,
-        defaultModel: config.defaultModel ?? DEFAULT_MODELS.cli,
-        env: config.env,
       });
   }
 }
