@@ -2,14 +2,16 @@
 // owner) against a fake LLM (its own process) that takes `--latency-ms` (default 2,000) to answer
 // each call, so the ideal wall time is three answers (6 s) whatever N is. The real service (a child
 // process, PostgreSQL profile) side by side with LangGraph JS (the same graph shape in a child
-// process: no checkpointer, PostgresSaver with durability "async" and "sync"). Reports wall time,
-// efficiency (ideal ÷ actual), calls in flight (peak, from the fake's own log), RSS per in-flight
-// agent, event-loop lag and, for the service, API latency sampled during the run and how fast the
-// N submissions were accepted. `--stream`: the fake streams each answer (first byte after half the
+// process: no checkpointer, PostgresSaver with durability "async" and "sync"), and the floor: the
+// same calls through the SDK and the service's HTTP client with no orchestration at all. Reports
+// wall time, efficiency (ideal ÷ actual), calls in flight (peak, from the fake's own log), RSS per
+// in-flight agent, event-loop lag and, for the service, API latency sampled during the run and how
+// fast the N submissions were accepted. `--stream`: the fake streams each answer (first byte after half the
 // latency, the rest spread over the other half) and both sides ask for streamed answers.
 //
 // Usage: npm run build && node bench/latency.mjs --pg postgres://…/db [--n 50,100,200,500]
 //          [--rounds 2] [--latency-ms 2000] [--only cfn|langgraph] [--stream] [--no-wait-idle]
+//          [--cpu-prof]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -106,18 +108,22 @@ function sampleRss(pid) {
 
 // ---- the service ----------------------------------------------------------------------------------
 
-async function runCfn({ n, adminPg, agentsDir, fake, stream, tmp }) {
+async function runCfn({ n, adminPg, agentsDir, fake, tmp, cpuProf }) {
   const dbUrl = await freshDb(adminPg, `${dbNameOf(adminPg)}_lat`);
-  const { child, url } = await startService({
-    DATABASE_URL: dbUrl,
-    CFN_DATA_DIR: path.join(tmp, `data-${n}`),
-    CFN_AGENTS_DIR: agentsDir,
-    ANTHROPIC_BASE_URL: fake.url,
-    CFN_MAX_CONCURRENT_AGENTS: String(n * IMPLEMENTERS.length),
-    CFN_WORKER_MAX_SWARMS: String(n),
-    CFN_AGENT_MAX_TOKENS: String(MAX_TOKENS),
-    ...(stream ? { CFN_LLM_STREAM: 'true' } : {}),
-  });
+  const profDir = path.join(ROOT, 'bench/results/prof');
+  if (cpuProf) fs.mkdirSync(profDir, { recursive: true });
+  const { child, url } = await startService(
+    {
+      DATABASE_URL: dbUrl,
+      CFN_DATA_DIR: path.join(tmp, `data-${n}`),
+      CFN_AGENTS_DIR: agentsDir,
+      ANTHROPIC_BASE_URL: fake.url,
+      CFN_MAX_CONCURRENT_AGENTS: String(n * IMPLEMENTERS.length),
+      CFN_WORKER_MAX_SWARMS: String(n),
+      CFN_AGENT_MAX_TOKENS: String(MAX_TOKENS),
+    },
+    cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
+  );
   const body = (objective) => ({
     objective,
     mode: 'mvp',
@@ -302,6 +308,57 @@ async function langGraphChild(cfg) {
   };
 }
 
+/**
+ * The floor: the same calls (10 at once per swarm, then one, then one) through the official SDK
+ * and the service's own HTTP client, with nothing else — what this machine allows any orchestrator.
+ */
+async function floorChild(cfg) {
+  const { default: Anthropic } = await import('@anthropic-ai/sdk');
+  const { createUndiciFetch } = await import(path.join(ROOT, 'dist/providers/provider-fetch.js'));
+  const client = new Anthropic({
+    apiKey: 'x',
+    baseURL: cfg.fakeUrl,
+    maxRetries: 0,
+    fetch: createUndiciFetch({ connections: cfg.n * IMPLEMENTERS.length }),
+  });
+  const call = async (agent, text) => {
+    const msg = await client.messages.create({
+      model: MODEL,
+      max_tokens: MAX_TOKENS,
+      system: systemPrompt(agent),
+      messages: [{ role: 'user', content: text }],
+    });
+    return lastJson(msg.content.map((c) => c.text ?? '').join(''));
+  };
+  const swarm = async (objective) => {
+    await Promise.all(IMPLEMENTERS.map((a) => call(a, `## Objective\n${objective}\n`)));
+    await call('val', `## Objective\n${objective}\n`);
+    return call('po', `## Objective\n${objective}\n`);
+  };
+  await swarm(`${WARM} warm-up`);
+  await sleep(1000);
+  const idleRss = procStatus(process.pid, 'VmRSS');
+  const stopRss = sampleRss(process.pid);
+  const eld = monitorEventLoopDelay({ resolution: 10 });
+  eld.enable();
+  const t0 = Date.now();
+  const finals = await Promise.all(
+    Array.from({ length: cfg.n }, (_, i) =>
+      swarm(`Latency swarm ${i}: implement the requested feature.`),
+    ),
+  );
+  const wallMs = Date.now() - t0;
+  eld.disable();
+  return {
+    t0,
+    wallMs,
+    statuses: { [finals.every((f) => f.decision === 'PROCEED') ? 'completed' : 'other']: cfg.n },
+    idleRssMb: idleRss,
+    peakRssMb: stopRss(),
+    eldP99Ms: eld.percentile(99) / 1e6,
+  };
+}
+
 /** One Anthropic Messages call through the global fetch; streamed: the SSE text deltas joined. */
 async function callLlm(url, agent, text, stream) {
   const res = await fetch(`${url}/v1/messages`, {
@@ -330,9 +387,9 @@ async function callLlm(url, agent, text, stream) {
   return lastJson(answer);
 }
 
-function runLangGraph(cfg) {
+function runChild(cfg) {
   const child = track(
-    spawn(process.execPath, [SELF, '--langgraph-child', JSON.stringify(cfg)], {
+    spawn(process.execPath, [SELF, `--${cfg.kind}-child`, JSON.stringify(cfg)], {
       cwd: ROOT,
       env: { PATH: process.env.PATH },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -344,7 +401,7 @@ function runLangGraph(cfg) {
     child.on('exit', (code) => {
       const line = buf.split('\n').find((l) => l.startsWith('{'));
       if (code === 0 && line) resolve(JSON.parse(line));
-      else reject(new Error(`LangGraph child exited ${code}`));
+      else reject(new Error(`${cfg.kind} child exited ${code}`));
     });
   });
 }
@@ -352,6 +409,7 @@ function runLangGraph(cfg) {
 // ---- main -----------------------------------------------------------------------------------------
 
 const SYSTEMS = [
+  { name: 'floor: bare SDK calls', kind: 'floor' },
   { name: 'cfn (PostgreSQL)', kind: 'cfn' },
   { name: 'LangGraph, no checkpointer', kind: 'langgraph' },
   {
@@ -377,6 +435,8 @@ async function main() {
   const only = arg('--only');
   const stream = process.argv.includes('--stream');
   const noWaitIdle = process.argv.includes('--no-wait-idle');
+  // --cpu-prof: the service runs with --cpu-prof (bench/results/prof/; bench/cpuprofile-top.mjs reads it).
+  const cpuProf = process.argv.includes('--cpu-prof');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-bench-latency-'));
   const agentsDir = path.join(tmp, 'agents');
   writeAgents(agentsDir);
@@ -397,13 +457,14 @@ async function main() {
         const fake = await startFake(rulesFile);
         let r;
         try {
-          if (system.kind === 'cfn') r = await runCfn({ n, adminPg, agentsDir, fake, stream, tmp });
+          if (system.kind === 'cfn')
+            r = await runCfn({ n, adminPg, agentsDir, fake, tmp, cpuProf });
           else {
             const pgUrl =
               system.saver === 'postgres'
                 ? await freshDb(adminPg, `${dbNameOf(adminPg)}_lat_lg`)
                 : undefined;
-            r = await runLangGraph({ ...system, n, pgUrl, fakeUrl: fake.url, stream });
+            r = await runChild({ ...system, n, pgUrl, fakeUrl: fake.url, stream });
             r.flight = inFlight(await fakeTimings(fake.url), r.t0);
           }
         } finally {
@@ -458,8 +519,9 @@ async function main() {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
-if (process.argv[2] === '--langgraph-child') {
-  const out = await langGraphChild(JSON.parse(process.argv[3]));
+if (process.argv[2]?.endsWith('-child')) {
+  const cfg = JSON.parse(process.argv[3]);
+  const out = await (cfg.kind === 'floor' ? floorChild(cfg) : langGraphChild(cfg));
   process.stdout.write(`${JSON.stringify(out)}\n`);
   process.exit(0);
 } else await main();
