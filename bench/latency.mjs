@@ -6,8 +6,9 @@
 // same calls through the SDK and the service's HTTP client with no orchestration at all. Reports
 // wall time, efficiency (ideal ÷ actual), calls in flight (peak, from the fake's own log), RSS per
 // in-flight agent, event-loop lag and, for the service, API latency sampled during the run and how
-// fast the N submissions were accepted. `--stream`: the fake streams each answer (first byte after half the
-// latency, the rest spread over the other half) and both sides ask for streamed answers.
+// fast the N submissions were accepted. `--stream`: the fake streams each answer (first byte after
+// half the latency, the rest spread over the other half) to whoever asks for a stream: LangGraph
+// and the floor do; the service's agents ask for whole answers until streamed agent output exists.
 //
 // Usage: npm run build && node bench/latency.mjs --pg postgres://…/db [--n 50,100,200,500]
 //          [--rounds 2] [--latency-ms 2000] [--only cfn|langgraph] [--stream] [--no-wait-idle]
