@@ -29,6 +29,7 @@ let postgres: ThrowawayPostgres;
 let redis: ThrowawayRedis;
 let env: Record<string, string>;
 let apiUrl = '';
+let serve: RunningCli;
 let db: pg.Pool;
 const workers: RunningCli[] = [];
 const everyProcess: RunningCli[] = [];
@@ -74,14 +75,17 @@ async function submit(i: number): Promise<boolean> {
       accepted.push(((await res.json()) as { id: string }).id);
       return true;
     }
-    await res.body?.cancel();
-  } catch {
+    lastRefusal = `HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`;
+  } catch (err) {
     // Refused while a dependency is down or just back: not accepted, so nothing to lose.
+    lastRefusal = String(err);
   }
   return false;
 }
 
 let submitted = 0;
+/** What the service answered to the last submission it refused. */
+let lastRefusal = '';
 /**
  * Submits `n` swarms, submitting again those refused (right after a fault the service may still
  * refuse), so that the next fault lands on work in flight on a slow machine too.
@@ -93,7 +97,13 @@ async function wave(n: number): Promise<void> {
     const results = await Promise.all(Array.from({ length: left }, () => submit(submitted++)));
     left = results.filter((ok) => !ok).length;
     if (left === 0) break;
-    if (Date.now() > until) throw new Error(`${left} of ${n} submissions refused for 30 s`);
+    if (Date.now() > until)
+      throw new Error(
+        `${left} of ${n} submissions refused for 30 s, the last with ${lastRefusal}\n` +
+          `serve: exit ${serve.child.exitCode} ${serve.child.signalCode}\n` +
+          `${serve.stdout().split('\n').slice(-15).join('\n').slice(-4000)}\n${serve.stderr().slice(-2000)}\n` +
+          timeline.join('\n'),
+      );
     note(`${left} submission(s) refused, submitting again`);
     await sleep(250);
   }
@@ -217,7 +227,9 @@ beforeAll(async () => {
     ANTHROPIC_BASE_URL: llm.url,
     SHUTDOWN_TIMEOUT_MS: '1000',
   };
-  apiUrl = (await startRole('serve')).url;
+  const started = await startRole('serve');
+  serve = started.child;
+  apiUrl = started.url;
   await Promise.all([startWorker(), startWorker(), startWorker()]);
 }, 180_000);
 
