@@ -34,6 +34,9 @@ export interface SwarmRecord {
   completedAt: Date | null;
 }
 
+/** A swarm as a listing shows it: the record without its spec (which only a single swarm shows). */
+export type SwarmSummary = Omit<SwarmRecord, 'spec'>;
+
 /** Another writer appended first; reload and decide again. */
 export class ConcurrentAppendError extends Error {
   constructor(
@@ -208,7 +211,7 @@ export interface SwarmStore {
   releaseLease(swarmId: string, lease: Lease): Promise<void>;
   events(swarmId: string, afterSeq?: number, limit?: number): Promise<StoredEvent[]>;
   get(id: string): Promise<SwarmRecord | undefined>;
-  list(query: SwarmListQuery): Promise<{ items: SwarmRecord[]; nextCursor: string | null }>;
+  list(query: SwarmListQuery): Promise<{ items: SwarmSummary[]; nextCursor: string | null }>;
   tasks(swarmId: string): Promise<TaskRecord[]>;
   /** Ids of swarms not in a terminal status (recovery after a restart). */
   unfinished(): Promise<string[]>;

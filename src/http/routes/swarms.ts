@@ -15,6 +15,7 @@ import {
   ExistingSubmissionError,
   type SwarmRecord,
   type SwarmStore,
+  type SwarmSummary,
 } from '../../ports/swarm-store.js';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf, requestHash } from '../idempotency.js';
 import { principalOf } from '../middleware/auth.js';
@@ -136,7 +137,7 @@ const listQuery = z.object({
   strategy: z.enum(STRATEGIES).optional(),
 });
 
-function recordView(r: SwarmRecord) {
+function recordView(r: SwarmSummary) {
   return {
     id: r.id,
     objective: r.objective,
