@@ -165,6 +165,7 @@ export interface SwarmStore {
    * Inserts the swarm and its first event (swarm.created) in one transaction. With
    * `idempotency`, when `createdBy` already made a swarm under that key nothing is written and
    * ExistingSubmissionError carries that swarm; of concurrent calls with one key, one creates.
+   * Returns the first event and the swarm as stored.
    */
   create(input: {
     id: string;
@@ -174,7 +175,7 @@ export interface SwarmStore {
     /** The creating process runs the swarm: it holds the lease (epoch 1) from the start. */
     lease?: { owner: string; ttlMs: number };
     idempotency?: Idempotency | undefined;
-  }): Promise<StoredEvent>;
+  }): Promise<StoredEvent & { record: SwarmRecord }>;
   /**
    * Appends events after `expectedSeq` and updates the projections from `state` (the fold after
    * these events), atomically, with `journal` entries in the same transaction. Throws

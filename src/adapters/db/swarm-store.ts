@@ -63,6 +63,11 @@ function toStored(r: EventRow): StoredEvent {
   };
 }
 
+/** The columns of a listing (not the spec: a page would parse every swarm's spec for nothing). */
+const SUMMARY_COLUMNS = `id, objective, strategy, mode, status, iteration, decision, reason, last_seq,
+  input_tokens, output_tokens, cost_usd, playbook_entry_id, created_by, idempotency_key, created_at,
+  updated_at, completed_at`;
+
 // With an idempotency key already used by the same creator, the insert does nothing (it waits
 // for a concurrent one with that key to commit first) and so no event is written either.
 const CREATE_SQL = `
@@ -73,10 +78,12 @@ with sw as (
   values ($1, $2, $3, $4, 'queued', $5::jsonb, 1, $6, $7, $8, $9, case when $11::text is null then 0 else 1 end,
           $11::text, now() + $12::float8 * interval '1 millisecond', $13, $14)
   on conflict (created_by, idempotency_key) where idempotency_key is not null do nothing
-  returning id)
-insert into events (swarm_id, seq, type, data, request_id)
-select id, 1, 'swarm.created', $10::jsonb, $9 from sw
-returning at`;
+  returning ${SUMMARY_COLUMNS}),
+ev as (
+  insert into events (swarm_id, seq, type, data, request_id)
+  select id, 1, 'swarm.created', $10::jsonb, $9 from sw
+  returning at)
+select sw.*, ev.at as event_at from sw, ev`;
 
 const RESERVE_CALL_SQL = `
 with cur as (
@@ -96,11 +103,6 @@ upd as (
   from cur where s.id = cur.id and cur.g >= $5::bigint
   returning cur.g)
 select coalesce((select g from upd), 0)::int as granted`;
-
-/** The columns of a listing (not the spec: a page would parse every swarm's spec for nothing). */
-const SUMMARY_COLUMNS = `id, objective, strategy, mode, status, iteration, decision, reason, last_seq,
-  input_tokens, output_tokens, cost_usd, playbook_entry_id, created_by, idempotency_key, created_at,
-  updated_at, completed_at`;
 
 /**
  * The listing's statement for one combination of filters, prepared once per connection: plain
@@ -208,9 +210,17 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
           idempotency?.key ?? null,
           idempotency?.hash ?? null,
         ]);
-        const at = (rows[0] as { at: Date | string } | undefined)?.at;
-        if (at !== undefined)
-          return { swarmId: id, seq: 1, type: event.type, data: event, at: new Date(at) };
+        // The new row comes back with the event: the caller needs no read to answer with it.
+        const row = rows[0] as (SummaryRow & { event_at: Date | string }) | undefined;
+        if (row !== undefined)
+          return {
+            swarmId: id,
+            seq: 1,
+            type: event.type,
+            data: event,
+            at: new Date(row.event_at),
+            record: { ...toSummary(row), spec },
+          };
         if (!idempotency) break;
         const [existing] = await db
           .select()

@@ -391,6 +391,20 @@ export function swarmStoreContract(
       expect((await store.tasks(other.id))[0]!.output).toEqual({ confidence: 1, text: hostile });
     });
 
+    it('answers a create with the swarm as stored', async () => {
+      const id = randomUUID();
+      const created = await store.create({
+        id,
+        spec: spec(`created ${HOSTILE}`),
+        createdBy: 'creator',
+        requestId: 'req-c',
+        lease: { owner: 'me', ttlMs: 60_000 },
+        idempotency: { key: `c-${id}`, hash: 'h' },
+      });
+      expect(created).toMatchObject({ swarmId: id, seq: 1, type: 'swarm.created' });
+      expect(created.record).toEqual(await store.get(id));
+    });
+
     it('lists swarms newest first, without their spec, filtered and paged by the cursor', async () => {
       // A strategy of this test alone (the store does not check it), so other tests' swarms stay out.
       const strategy = `list-${randomUUID()}`;
