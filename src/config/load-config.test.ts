@@ -12,6 +12,7 @@ describe('loadConfig', () => {
       host: '0.0.0.0',
       bodyLimit: '1mb',
       rateLimitPerMinute: 600,
+      authCacheMs: 1000,
       streams: { maxPerCaller: 10, idleTimeoutMs: 300_000, maxLifetimeMs: 3_600_000 },
     });
     expect(c.env).toBe('development');

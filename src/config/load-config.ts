@@ -12,6 +12,8 @@ export interface Config {
     readonly bodyLimit: string;
     readonly trustProxy: string;
     readonly rateLimitPerMinute: number;
+    /** How long a replica trusts an API key it found valid (0: looked up on every request). */
+    readonly authCacheMs: number;
     /** Event streams: per API key and process, idle and lifetime limits (0: no lifetime limit). */
     readonly streams: {
       readonly maxPerCaller: number;
@@ -238,6 +240,7 @@ export function loadConfig(
       bodyLimit: e.BODY_LIMIT.toLowerCase(),
       trustProxy: e.TRUST_PROXY,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      authCacheMs: e.CFN_AUTH_CACHE_MS,
       streams: {
         maxPerCaller: e.CFN_MAX_STREAMS_PER_CALLER,
         idleTimeoutMs: e.CFN_STREAM_IDLE_TIMEOUT_MS,

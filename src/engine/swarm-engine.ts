@@ -439,7 +439,8 @@ export function createSwarmEngine(deps: SwarmEngineDeps): SwarmEngine {
           'swarm saved; it runs once the queue answers',
         );
       }
-      return (await store.get(id))!;
+      // As stored by the create: the run may have started since, which the caller follows.
+      return first.record;
     },
 
     async cancel(id, by, requestId) {

@@ -176,6 +176,7 @@ export async function createRuntime(
       writes: auditedWrites,
       onTouchError: (err) => logger.warn({ err }, 'could not record key use'),
       canTouch: () => !gate.closed,
+      cacheMs: config.http.authCacheMs,
     });
     return {
       config,

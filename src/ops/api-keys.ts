@@ -1,6 +1,7 @@
 // API key management: keys are random, shown once, stored as a SHA-256 hash; every privileged
 // action is written to the audit log with who did it and from where, in the same transaction as
-// the change itself.
+// the change itself. A key found valid is trusted for `cacheMs` without another lookup (one
+// fewer database round trip per request); revoking it here forgets it at once.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
 import { isRole, type Role } from '../domain/roles.js';
@@ -69,9 +70,41 @@ export function createApiKeyService(deps: {
   onTouchError?: (err: unknown) => void;
   /** False while this replica must not write (maintenance acknowledged): key use is not recorded. */
   canTouch?: () => boolean;
+  /**
+   * How long a key found valid is trusted without a lookup (CFN_AUTH_CACHE_MS): the longest a
+   * key revoked elsewhere (another replica, `--direct`) still works here. 0: every request looks.
+   */
+  cacheMs?: number;
 }): ApiKeyService {
   const now = deps.now ?? (() => new Date());
   const lastTouched = new Map<string, number>();
+  const cacheMs = deps.cacheMs ?? 0;
+  /** Valid keys by hash, with the time they stop being trusted; only valid keys are kept. */
+  const valid = new Map<string, { key: ApiKeyRecord; until: number }>();
+  const MAX_CACHED = 10_000;
+  /** Moves on with every revocation here: a lookup that overlapped one does not cache its answer. */
+  let revocations = 0;
+
+  async function lookUp(hash: string): Promise<ApiKeyRecord | undefined> {
+    if (cacheMs <= 0) return deps.keys.findByHash(hash);
+    const t = now().getTime();
+    const hit = valid.get(hash);
+    if (hit && hit.until > t) return hit.key;
+    if (hit) valid.delete(hash);
+    const seen = revocations;
+    const key = await deps.keys.findByHash(hash);
+    if (key && !key.revokedAt && seen === revocations) {
+      // Bounded: unknown hashes are never kept, so only many distinct valid keys can fill it.
+      if (valid.size >= MAX_CACHED) valid.clear();
+      valid.set(hash, { key, until: t + cacheMs });
+    }
+    return key;
+  }
+
+  function forget(id: string) {
+    revocations += 1;
+    for (const [hash, entry] of valid) if (entry.key.id === id) valid.delete(hash);
+  }
 
   function touchLater(id: string) {
     if (deps.canTouch && !deps.canTouch()) return;
@@ -102,7 +135,7 @@ export function createApiKeyService(deps: {
 
   return {
     async authenticate(secret) {
-      const key = await deps.keys.findByHash(hashApiKey(secret));
+      const key = await lookUp(hashApiKey(secret));
       if (!key) return { ok: false, reason: 'invalid_key' };
       if (key.revokedAt) return { ok: false, reason: 'revoked_key' };
       touchLater(key.id);
@@ -140,6 +173,9 @@ export function createApiKeyService(deps: {
 
     async revoke(id, actor, meta) {
       if (!UUID.test(id)) throw new NotFoundError('API key', id);
+      // Forgotten before and after: a lookup that read the key before the revocation committed
+      // does not keep it (see `revocations`).
+      forget(id);
       const record = await deps.writes.run(async (tx) => {
         const existing = await tx.keys.findById(id);
         if (!existing) throw new NotFoundError('API key', id);
@@ -150,6 +186,7 @@ export function createApiKeyService(deps: {
         await audit(tx.audit, 'key.revoke', actor, id, details, meta);
         return revoked;
       });
+      forget(id);
       lastTouched.delete(id);
       return record;
     },

@@ -34,6 +34,9 @@ export interface SwarmRecord {
   completedAt: Date | null;
 }
 
+/** A swarm as a listing shows it: the record without its spec (which only a single swarm shows). */
+export type SwarmSummary = Omit<SwarmRecord, 'spec'>;
+
 /** Another writer appended first; reload and decide again. */
 export class ConcurrentAppendError extends Error {
   constructor(
@@ -162,6 +165,7 @@ export interface SwarmStore {
    * Inserts the swarm and its first event (swarm.created) in one transaction. With
    * `idempotency`, when `createdBy` already made a swarm under that key nothing is written and
    * ExistingSubmissionError carries that swarm; of concurrent calls with one key, one creates.
+   * Returns the first event and the swarm as stored.
    */
   create(input: {
     id: string;
@@ -171,7 +175,7 @@ export interface SwarmStore {
     /** The creating process runs the swarm: it holds the lease (epoch 1) from the start. */
     lease?: { owner: string; ttlMs: number };
     idempotency?: Idempotency | undefined;
-  }): Promise<StoredEvent>;
+  }): Promise<StoredEvent & { record: SwarmRecord }>;
   /**
    * Appends events after `expectedSeq` and updates the projections from `state` (the fold after
    * these events), atomically, with `journal` entries in the same transaction. Throws
@@ -208,7 +212,7 @@ export interface SwarmStore {
   releaseLease(swarmId: string, lease: Lease): Promise<void>;
   events(swarmId: string, afterSeq?: number, limit?: number): Promise<StoredEvent[]>;
   get(id: string): Promise<SwarmRecord | undefined>;
-  list(query: SwarmListQuery): Promise<{ items: SwarmRecord[]; nextCursor: string | null }>;
+  list(query: SwarmListQuery): Promise<{ items: SwarmSummary[]; nextCursor: string | null }>;
   tasks(swarmId: string): Promise<TaskRecord[]>;
   /** Ids of swarms not in a terminal status (recovery after a restart). */
   unfinished(): Promise<string[]>;

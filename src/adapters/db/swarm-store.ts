@@ -1,6 +1,6 @@
 // SwarmStore on PostgreSQL (server or PGlite): events appended with optimistic concurrency (the
 // (swarm_id, seq) key), projections updated in the same transaction.
-import { and, desc, eq, gt, inArray, lt, notInArray, or, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, notInArray, sql } from 'drizzle-orm';
 import type { SwarmEvent, SwarmStatus } from '../../domain/cfn/spec.js';
 import { TERMINAL_STATUSES } from '../../domain/cfn/spec.js';
 
@@ -10,6 +10,7 @@ import {
   type StoredEvent,
   type SwarmRecord,
   type SwarmStore,
+  type SwarmSummary,
   type TaskRecord,
 } from '../../ports/swarm-store.js';
 import { queryRows, rawQueryOf, type Db } from './database.js';
@@ -62,6 +63,11 @@ function toStored(r: EventRow): StoredEvent {
   };
 }
 
+/** The columns of a listing (not the spec: a page would parse every swarm's spec for nothing). */
+const SUMMARY_COLUMNS = `id, objective, strategy, mode, status, iteration, decision, reason, last_seq,
+  input_tokens, output_tokens, cost_usd, playbook_entry_id, created_by, idempotency_key, created_at,
+  updated_at, completed_at`;
+
 // With an idempotency key already used by the same creator, the insert does nothing (it waits
 // for a concurrent one with that key to commit first) and so no event is written either.
 const CREATE_SQL = `
@@ -72,10 +78,12 @@ with sw as (
   values ($1, $2, $3, $4, 'queued', $5::jsonb, 1, $6, $7, $8, $9, case when $11::text is null then 0 else 1 end,
           $11::text, now() + $12::float8 * interval '1 millisecond', $13, $14)
   on conflict (created_by, idempotency_key) where idempotency_key is not null do nothing
-  returning id)
-insert into events (swarm_id, seq, type, data, request_id)
-select id, 1, 'swarm.created', $10::jsonb, $9 from sw
-returning at`;
+  returning ${SUMMARY_COLUMNS}),
+ev as (
+  insert into events (swarm_id, seq, type, data, request_id)
+  select id, 1, 'swarm.created', $10::jsonb, $9 from sw
+  returning at)
+select sw.*, ev.at as event_at from sw, ev`;
 
 const RESERVE_CALL_SQL = `
 with cur as (
@@ -96,7 +104,79 @@ upd as (
   returning cur.g)
 select coalesce((select g from upd), 0)::int as granted`;
 
-const encodeCursor = (r: SwarmRecord) =>
+/**
+ * The listing's statement for one combination of filters, prepared once per connection: plain
+ * SQL, because building it with Drizzle cost more CPU than PostgreSQL spent running it. One text
+ * per combination (not `$n is null or ...`) keeps each plan on its index.
+ */
+function listStatement(filters: { status: boolean; strategy: boolean; cursor: boolean }) {
+  const where: string[] = [];
+  let n = 1; // $1 is the limit
+  if (filters.status) where.push(`status = $${++n}`);
+  if (filters.strategy) where.push(`strategy = $${++n}`);
+  if (filters.cursor) {
+    const at = ++n;
+    const id = ++n;
+    where.push(`(created_at < $${at} or (created_at = $${at} and id < $${id}))`);
+  }
+  const mask =
+    Number(filters.status) | (Number(filters.strategy) << 1) | (Number(filters.cursor) << 2);
+  return {
+    name: `cfn_swarm_list_${mask}`,
+    text: `select ${SUMMARY_COLUMNS} from swarms${where.length ? ` where ${where.join(' and ')}` : ''}
+      order by created_at desc, id desc limit $1`,
+  };
+}
+const LIST_STATEMENTS = Array.from({ length: 8 }, (_, mask) =>
+  listStatement({ status: (mask & 1) !== 0, strategy: (mask & 2) !== 0, cursor: (mask & 4) !== 0 }),
+);
+
+interface SummaryRow {
+  id: string;
+  objective: string;
+  strategy: string;
+  mode: string;
+  status: string;
+  iteration: number;
+  decision: string | null;
+  reason: string | null;
+  last_seq: number;
+  input_tokens: number | string | bigint;
+  output_tokens: number | string | bigint;
+  cost_usd: number;
+  playbook_entry_id: string | null;
+  created_by: string | null;
+  idempotency_key: string | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+  completed_at: Date | string | null;
+}
+
+/** node-postgres and PGlite both give Dates for timestamptz; int8 is a string or a bigint. */
+function toSummary(r: SummaryRow): SwarmSummary {
+  return {
+    id: r.id,
+    objective: r.objective,
+    strategy: r.strategy,
+    mode: r.mode,
+    status: r.status as SwarmStatus,
+    iteration: r.iteration,
+    decision: r.decision,
+    reason: r.reason,
+    lastSeq: r.last_seq,
+    inputTokens: Number(r.input_tokens),
+    outputTokens: Number(r.output_tokens),
+    costUsd: r.cost_usd,
+    playbookEntryId: r.playbook_entry_id,
+    createdBy: r.created_by,
+    idempotencyKey: r.idempotency_key,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+    completedAt: r.completed_at === null ? null : new Date(r.completed_at),
+  };
+}
+
+const encodeCursor = (r: SwarmSummary) =>
   Buffer.from(`${r.createdAt.toISOString()}|${r.id}`).toString('base64url');
 function decodeCursor(c: string): { at: Date; id: string } | undefined {
   const [at, id] = Buffer.from(c, 'base64url').toString('utf8').split('|');
@@ -106,6 +186,7 @@ function decodeCursor(c: string): { at: Date; id: string } | undefined {
 
 export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
   const raw = rawQueryOf(db);
+  const rawRead = rawQueryOf(readDb);
   const writes = createSwarmWriteBatch(raw);
   return {
     async create({ id, spec, createdBy, requestId, lease, idempotency }) {
@@ -129,9 +210,17 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
           idempotency?.key ?? null,
           idempotency?.hash ?? null,
         ]);
-        const at = (rows[0] as { at: Date | string } | undefined)?.at;
-        if (at !== undefined)
-          return { swarmId: id, seq: 1, type: event.type, data: event, at: new Date(at) };
+        // The new row comes back with the event: the caller needs no read to answer with it.
+        const row = rows[0] as (SummaryRow & { event_at: Date | string }) | undefined;
+        if (row !== undefined)
+          return {
+            swarmId: id,
+            seq: 1,
+            type: event.type,
+            data: event,
+            at: new Date(row.event_at),
+            record: { ...toSummary(row), spec },
+          };
         if (!idempotency) break;
         const [existing] = await db
           .select()
@@ -226,21 +315,13 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
 
     async list({ limit, cursor, status, strategy }) {
       const c = cursor ? decodeCursor(cursor) : undefined;
-      const rows = await readDb
-        .select()
-        .from(swarms)
-        .where(
-          and(
-            status ? eq(swarms.status, status) : undefined,
-            strategy ? eq(swarms.strategy, strategy) : undefined,
-            c
-              ? or(lt(swarms.createdAt, c.at), and(eq(swarms.createdAt, c.at), lt(swarms.id, c.id)))
-              : undefined,
-          ),
-        )
-        .orderBy(desc(swarms.createdAt), desc(swarms.id))
-        .limit(limit + 1);
-      const items = rows.slice(0, limit).map(toRecord);
+      const statement = LIST_STATEMENTS[(status ? 1 : 0) | (strategy ? 2 : 0) | (c ? 4 : 0)]!;
+      const values: unknown[] = [limit + 1];
+      if (status) values.push(status);
+      if (strategy) values.push(strategy);
+      if (c) values.push(c.at.toISOString(), c.id);
+      const { rows } = await rawRead(statement.name, statement.text, values);
+      const items = (rows as SummaryRow[]).slice(0, limit).map(toSummary);
       return {
         items,
         nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!) : null,

@@ -31,6 +31,10 @@ export function routeTemplate(req: Request, routes?: RouteTable): string {
   return routes?.resolve(req.method, target) ?? 'unmatched';
 }
 
+/** Whether `level` is written; a logger that cannot say writes every level. */
+const writes = (logger: Logger, level: 'trace' | 'debug') =>
+  logger.isLevelEnabled ? logger.isLevelEnabled(level) : true;
+
 export function httpMetrics(metrics: Metrics, logger: Logger, routes?: RouteTable): RequestHandler {
   const inFlight = new Set<ServerResponse>();
   metrics.countOpenStreams(() => {
@@ -42,7 +46,7 @@ export function httpMetrics(metrics: Metrics, logger: Logger, routes?: RouteTabl
   return function httpMetricsMiddleware(req, res, next) {
     const started = process.hrtime.bigint();
     const url = redactUrl(req.originalUrl);
-    logger.trace({ method: req.method, url }, 'request started');
+    if (writes(logger, 'trace')) logger.trace({ method: req.method, url }, 'request started');
     inFlight.add(res);
     let finished = false;
 
@@ -59,7 +63,9 @@ export function httpMetrics(metrics: Metrics, logger: Logger, routes?: RouteTabl
       return {
         labels,
         seconds,
-        line: {
+        // Built when a line is written: the client address (proxy-addr) costs, and /health's
+        // lines are usually below the level.
+        line: () => ({
           method: req.method,
           route: labels.route,
           url,
@@ -67,7 +73,7 @@ export function httpMetrics(metrics: Metrics, logger: Logger, routes?: RouteTabl
           durationMs: Math.round(seconds * 100_000) / 100,
           ip: req.ip,
           requestId: res.locals.requestId as string | undefined,
-        },
+        }),
       };
     };
 
@@ -76,10 +82,10 @@ export function httpMetrics(metrics: Metrics, logger: Logger, routes?: RouteTabl
       if (isEventStream(res)) return; // recorded on close, when the stream is over
       const { labels, seconds, line } = observe();
       metrics.httpRequestDuration.observe(labels, seconds);
-      if (res.statusCode >= 500) logger.warn(line, 'request failed');
-      else if (labels.route.startsWith('/health') || labels.route === '/metrics')
-        logger.debug(line, 'request completed');
-      else logger.info(line, 'request completed');
+      if (res.statusCode >= 500) logger.warn(line(), 'request failed');
+      else if (labels.route.startsWith('/health') || labels.route === '/metrics') {
+        if (writes(logger, 'debug')) logger.debug(line(), 'request completed');
+      } else logger.info(line(), 'request completed');
     });
     // 'close' comes last in every case: after 'finish', or alone when the client went away.
     res.on('close', () => {
@@ -87,7 +93,7 @@ export function httpMetrics(metrics: Metrics, logger: Logger, routes?: RouteTabl
       if (!isEventStream(res)) return;
       const { labels, seconds, line } = observe();
       metrics.httpStreamDuration.observe({ route: labels.route }, seconds);
-      logger.info({ ...line, endedBy: finished ? 'server' : 'client' }, 'stream ended');
+      logger.info({ ...line(), endedBy: finished ? 'server' : 'client' }, 'stream ended');
     });
     next();
   };

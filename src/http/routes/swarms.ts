@@ -15,10 +15,12 @@ import {
   ExistingSubmissionError,
   type SwarmRecord,
   type SwarmStore,
+  type SwarmSummary,
 } from '../../ports/swarm-store.js';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf, requestHash } from '../idempotency.js';
 import { principalOf } from '../middleware/auth.js';
 import type { RouteKit } from '../route-kit.js';
+import { sharedPerTick } from '../shared-per-tick.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { DEFAULT_STREAM_LIMITS, createEventStreams, type StreamLimits } from './swarm-events.js';
 
@@ -136,7 +138,7 @@ const listQuery = z.object({
   strategy: z.enum(STRATEGIES).optional(),
 });
 
-function recordView(r: SwarmRecord) {
+function recordView(r: SwarmSummary) {
   return {
     id: r.id,
     objective: r.objective,
@@ -366,10 +368,20 @@ export function swarmRoutes(deps: SwarmRoutesDeps, kit: RouteKit): Router {
       });
   });
 
+  // A page is the same for every viewer: pollers asking for it at once share one query and one
+  // serialization (see shared-per-tick.ts for why none of them misses a write made before it asked).
+  const listPage = sharedPerTick(
+    (q: z.infer<typeof listQuery>) =>
+      `${q.limit}|${q.status ?? ''}|${q.strategy ?? ''}|${q.cursor ?? ''}`,
+    async (q) => {
+      const page = await deps.store.list(q);
+      return JSON.stringify({ items: page.items.map(recordView), nextCursor: page.nextCursor });
+    },
+  );
+
   router.get('/api/swarms', auth.requireRole('viewer'), async (req, res) => {
     const q = parseQuery(req, listQuery);
-    const page = await deps.store.list(q);
-    res.json({ items: page.items.map(recordView), nextCursor: page.nextCursor });
+    res.type('json').send(await listPage(q));
   });
 
   router.get(

@@ -391,6 +391,67 @@ export function swarmStoreContract(
       expect((await store.tasks(other.id))[0]!.output).toEqual({ confidence: 1, text: hostile });
     });
 
+    it('answers a create with the swarm as stored', async () => {
+      const id = randomUUID();
+      const created = await store.create({
+        id,
+        spec: spec(`created ${HOSTILE}`),
+        createdBy: 'creator',
+        requestId: 'req-c',
+        lease: { owner: 'me', ttlMs: 60_000 },
+        idempotency: { key: `c-${id}`, hash: 'h' },
+      });
+      expect(created).toMatchObject({ swarmId: id, seq: 1, type: 'swarm.created' });
+      expect(created.record).toEqual(await store.get(id));
+    });
+
+    it('lists swarms newest first, without their spec, filtered and paged by the cursor', async () => {
+      // A strategy of this test alone (the store does not check it), so other tests' swarms stay out.
+      const strategy = `list-${randomUUID()}`;
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const id = randomUUID();
+        await store.create({
+          id,
+          spec: { ...spec(`listed ${i}`), strategy } as never,
+          createdBy: 'lister',
+          requestId: null,
+          idempotency: { key: `k${i}`, hash: 'h' },
+        });
+        ids.push(id);
+      }
+      const pages: string[][] = [];
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await store.list({ limit: 2, strategy, ...(cursor ? { cursor } : {}) });
+        pages.push(page.items.map((r) => r.id));
+        if (!page.nextCursor) break;
+        cursor = page.nextCursor;
+      }
+      expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
+      const listed = pages.flat();
+      expect(new Set(listed)).toEqual(new Set(ids));
+      // Newest first, ties (one created_at) by id, descending.
+      const records = await Promise.all(listed.map(async (id) => (await store.get(id))!));
+      for (let i = 1; i < records.length; i++) {
+        const [a, b] = [records[i - 1]!, records[i]!];
+        expect(
+          a.createdAt.getTime() > b.createdAt.getTime() ||
+            (a.createdAt.getTime() === b.createdAt.getTime() && a.id > b.id),
+        ).toBe(true);
+      }
+      const [first] = (await store.list({ limit: 1, strategy })).items;
+      const { spec: _spec, ...summary } = records[0]!;
+      expect(first).toEqual(summary);
+      expect(first).not.toHaveProperty('spec');
+      expect(first).toMatchObject({ status: 'queued', createdBy: 'lister', inputTokens: 0 });
+      expect(first!.createdAt).toBeInstanceOf(Date);
+      expect((await store.list({ limit: 10, strategy, status: 'queued' })).items).toHaveLength(5);
+      expect((await store.list({ limit: 10, strategy, status: 'completed' })).items).toEqual([]);
+      const afterTwo = await store.list({ limit: 10, strategy, status: 'queued', cursor: cursor! });
+      expect(afterTwo.items.map((r) => r.id)).toEqual(pages[2]);
+    });
+
     it('lists the workspaces of unfinished swarms only', async () => {
       const withWorkspace = async (workspace: string) => {
         const id = randomUUID();
