@@ -129,6 +129,14 @@ function createPool(url: string, options: OpenDatabaseOptions, role: string): pg
   pool.on('error', (err) => {
     options.logger.warn({ err: { message: err.message }, pool: role }, 'database connection lost');
   });
+  // A client checked out of the pool (a transaction, an advisory lock) has no pool listener: when
+  // its server goes away (a PostgreSQL restart) it emits 'error' besides failing its queries, and
+  // without a listener of its own that was an uncaught exception that ended the process.
+  pool.on('connect', (client) => {
+    client.on('error', () => {
+      // Its queries fail with the same error, and their callers handle it; the pool drops it.
+    });
+  });
   return pool;
 }
 
