@@ -283,28 +283,36 @@ async function langGraphChild(cfg) {
         configurable: { thread_id: thread },
       },
     );
-  await invoke(`${WARM} warm-up`, `warm-${process.pid}`);
+  const out = await measure(cfg.n, (i) =>
+    i < 0
+      ? invoke(`${WARM} warm-up`, `warm-${process.pid}`)
+      : invoke(`Latency swarm ${i}: implement the requested feature.`, `s-${i}`),
+  );
+  if (checkpointer) await checkpointer.end();
+  return out;
+}
+
+/**
+ * After one warm-up swarm and a second of rest: `n` swarms at once, with the process's idle and
+ * peak RSS and its event-loop lag over them.
+ */
+async function measure(n, runSwarm) {
+  await runSwarm(-1);
   await sleep(1000);
-  const idleRss = procStatus(process.pid, 'VmRSS');
+  const idleRssMb = procStatus(process.pid, 'VmRSS');
   const stopRss = sampleRss(process.pid);
   const eld = monitorEventLoopDelay({ resolution: 10 });
   eld.enable();
   const t0 = Date.now();
-  const finals = await Promise.all(
-    Array.from({ length: cfg.n }, (_, i) =>
-      invoke(`Latency swarm ${i}: implement the requested feature.`, `s-${i}`),
-    ),
-  );
+  const finals = await Promise.all(Array.from({ length: n }, (_, i) => runSwarm(i)));
   const wallMs = Date.now() - t0;
   eld.disable();
-  const peakRss = stopRss();
-  if (checkpointer) await checkpointer.end();
   return {
     t0,
     wallMs,
-    statuses: { [finals.every((f) => f.decision === 'PROCEED') ? 'completed' : 'other']: cfg.n },
-    idleRssMb: idleRss,
-    peakRssMb: peakRss,
+    statuses: { [finals.every((f) => f.decision === 'PROCEED') ? 'completed' : 'other']: n },
+    idleRssMb,
+    peakRssMb: stopRss(),
     eldP99Ms: eld.percentile(99) / 1e6,
   };
 }
@@ -336,28 +344,9 @@ async function floorChild(cfg) {
     await call('val', `## Objective\n${objective}\n`);
     return call('po', `## Objective\n${objective}\n`);
   };
-  await swarm(`${WARM} warm-up`);
-  await sleep(1000);
-  const idleRss = procStatus(process.pid, 'VmRSS');
-  const stopRss = sampleRss(process.pid);
-  const eld = monitorEventLoopDelay({ resolution: 10 });
-  eld.enable();
-  const t0 = Date.now();
-  const finals = await Promise.all(
-    Array.from({ length: cfg.n }, (_, i) =>
-      swarm(`Latency swarm ${i}: implement the requested feature.`),
-    ),
+  return measure(cfg.n, (i) =>
+    swarm(i < 0 ? `${WARM} warm-up` : `Latency swarm ${i}: implement the requested feature.`),
   );
-  const wallMs = Date.now() - t0;
-  eld.disable();
-  return {
-    t0,
-    wallMs,
-    statuses: { [finals.every((f) => f.decision === 'PROCEED') ? 'completed' : 'other']: cfg.n },
-    idleRssMb: idleRss,
-    peakRssMb: stopRss(),
-    eldP99Ms: eld.percentile(99) / 1e6,
-  };
 }
 
 /** One Anthropic Messages call through the global fetch; streamed: the SSE text deltas joined. */

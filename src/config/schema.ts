@@ -36,27 +36,15 @@ const httpUrl = z.preprocess(
     .optional(),
 );
 
+/** An integer in [min, max], every failure saying so. */
+const intBetween = (min: number, max: number) => {
+  const message = `expected an integer between ${min} and ${max}`;
+  return z.coerce.number({ message }).int({ message }).min(min, { message }).max(max, { message });
+};
 const int = (min: number, max: number, fallback: number) =>
-  z.preprocess(
-    emptyAsUndefined,
-    z.coerce
-      .number({ message: `expected an integer between ${min} and ${max}` })
-      .int({ message: `expected an integer between ${min} and ${max}` })
-      .min(min, { message: `expected an integer between ${min} and ${max}` })
-      .max(max, { message: `expected an integer between ${min} and ${max}` })
-      .default(fallback),
-  );
-
+  z.preprocess(emptyAsUndefined, intBetween(min, max).default(fallback));
 const optionalInt = (min: number, max: number) =>
-  z.preprocess(
-    emptyAsUndefined,
-    z.coerce
-      .number({ message: `expected an integer between ${min} and ${max}` })
-      .int({ message: `expected an integer between ${min} and ${max}` })
-      .min(min, { message: `expected an integer between ${min} and ${max}` })
-      .max(max, { message: `expected an integer between ${min} and ${max}` })
-      .optional(),
-  );
+  z.preprocess(emptyAsUndefined, intBetween(min, max).optional());
 
 export const envSchema = z.object({
   PORT: int(0, 65535, 3000),
