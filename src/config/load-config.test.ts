@@ -23,6 +23,7 @@ describe('loadConfig', () => {
       readUrl: undefined,
       poolMax: 10,
       connectTimeoutMs: 5000,
+      pglite: { sharedBuffersMb: 16, workMemMb: 4, maintenanceWorkMemMb: 16 },
     });
     expect(c.redis).toEqual({
       url: undefined,

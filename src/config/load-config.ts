@@ -28,6 +28,12 @@ export interface Config {
     readonly readUrl: string | undefined;
     readonly poolMax: number;
     readonly connectTimeoutMs: number;
+    /** The embedded database's memory (PostgreSQL settings of PGlite). */
+    readonly pglite: {
+      readonly sharedBuffersMb: number;
+      readonly workMemMb: number;
+      readonly maintenanceWorkMemMb: number;
+    };
   };
   readonly redis: {
     readonly url: string | undefined;
@@ -254,6 +260,11 @@ export function loadConfig(
       readUrl: e.DATABASE_READ_URL,
       poolMax: e.DATABASE_POOL_MAX,
       connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+      pglite: {
+        sharedBuffersMb: e.CFN_PGLITE_SHARED_BUFFERS_MB,
+        workMemMb: e.CFN_PGLITE_WORK_MEM_MB,
+        maintenanceWorkMemMb: e.CFN_PGLITE_MAINTENANCE_WORK_MEM_MB,
+      },
     },
     redis: {
       url: e.REDIS_URL,

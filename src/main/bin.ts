@@ -15,7 +15,10 @@ function prepare(): EarlyStart {
     return {}; // the command reports it
   }
   if (config.database.url) return { config };
-  const pgliteOpening: PgliteOpening = startOpeningPglite({ dataDir: config.dataDir });
+  const pgliteOpening: PgliteOpening = startOpeningPglite({
+    dataDir: config.dataDir,
+    settings: config.database.pglite,
+  });
   return { config, pgliteOpening };
 }
 

@@ -7,8 +7,6 @@ import type { Config } from '../config/load-config.js';
 import type { Database } from '../adapters/db/database.js';
 import { createPgSwarmStore } from '../adapters/db/swarm-store.js';
 import { createInprocBus } from '../adapters/bus/inproc-bus.js';
-import { createRedisBus } from '../adapters/bus/redis-bus.js';
-import { createBullmqQueue } from '../adapters/queue/bullmq-queue.js';
 import { createInprocQueue } from '../adapters/queue/inproc-queue.js';
 import { createRoutedQueue } from '../adapters/queue/routed-queue.js';
 import { createHttpWebhookTransport } from '../adapters/webhook/http-webhook.js';
@@ -159,7 +157,7 @@ export async function createEngineRuntime(
     logger.info({ agent: o.name, source: o.source }, 'built-in agent overridden');
   const agents = loaded.agents;
 
-  const providers = createProviderRegistry(providerConfigs(config), e.defaultProvider, {
+  const providers = await createProviderRegistry(providerConfigs(config), e.defaultProvider, {
     logger,
     // A provider's requests in flight follow the agents that may run at once, unless it says less.
     maxConcurrency: e.maxConcurrentAgents,
@@ -204,7 +202,7 @@ export async function createEngineRuntime(
   const queue = shared
     ? createRoutedQueue(
         local,
-        createBullmqQueue({
+        (await import('../adapters/queue/bullmq-queue.js')).createBullmqQueue({
           redisUrl: shared,
           prefix: config.redis.prefix,
           concurrency,
@@ -218,7 +216,9 @@ export async function createEngineRuntime(
       )
     : local;
   const bus = shared
-    ? await createRedisBus({
+    ? await (
+        await import('../adapters/bus/redis-bus.js')
+      ).createRedisBus({
         redisUrl: shared,
         prefix: config.redis.prefix,
         logger,

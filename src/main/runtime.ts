@@ -7,7 +7,7 @@ import { migrateDatabase, type MigrationResult } from '../adapters/db/migrate.js
 import { createPgApiKeyStore } from '../adapters/db/api-key-store.js';
 import { createPgAuditLogStore } from '../adapters/db/audit-log-store.js';
 import { createPgAuditedWrites } from '../adapters/db/audited-writes.js';
-import { connectRedis, type RedisConnection } from '../adapters/redis/redis-client.js';
+import type { RedisConnection } from '../adapters/redis/redis-client.js';
 import { createLogger, type AppLogger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { createHealthService, type HealthService } from '../observability/health.js';
@@ -94,6 +94,7 @@ export async function createRuntime(
     readUrl: config.database.readUrl,
     poolMax: config.database.poolMax,
     connectTimeoutMs: config.database.connectTimeoutMs,
+    pgliteSettings: config.database.pglite,
     dataDir: config.dataDir,
     logger,
     pgliteOpening: options.pgliteOpening,
@@ -102,9 +103,10 @@ export async function createRuntime(
   try {
     const migration = await migrateDatabase(database);
     logger.info({ database: database.kind, ...migration }, 'database migrated');
+    // Loaded only when used: ioredis and BullMQ are some 17 MiB an embedded service never needs.
     redis =
       config.redis.url && !options.withoutRedis
-        ? connectRedis({
+        ? (await import('../adapters/redis/redis-client.js')).connectRedis({
             url: config.redis.url,
             logger,
             maxBackoffMs: config.redis.reconnectMaxMs,

@@ -41,7 +41,7 @@ function provider(config: Partial<ProviderConfig> = {}, maxConcurrency?: number)
   );
 }
 
-const ask = (p: ReturnType<typeof provider>, i: number, stream = false) =>
+const ask = (p: Awaited<ReturnType<typeof provider>>, i: number, stream = false) =>
   p.complete({
     system: 'you answer',
     messages: [{ role: 'user', content: `question ${i}` }],
@@ -54,7 +54,7 @@ const ask = (p: ReturnType<typeof provider>, i: number, stream = false) =>
 describe('provider concurrency', () => {
   it('keeps as many calls in flight as its maxConcurrency allows, past any fixed pool', async () => {
     fake.setResponder(() => ({ text: 'ok', delayMs: 1500 }));
-    const p = provider({ maxConcurrency: 300 });
+    const p = await provider({ maxConcurrency: 300 });
     const calls = Array.from({ length: 300 }, (_, i) => ask(p, i));
     await fake.waitUntil((rs) => open(rs) >= 300, 10_000);
     expect(p.flowStats?.()).toMatchObject({ inFlight: 300, queued: 0, maxConcurrency: 300 });
@@ -64,7 +64,7 @@ describe('provider concurrency', () => {
 
   it("follows the engine's agent limit when the provider sets none, and never exceeds it", async () => {
     fake.setResponder(() => ({ text: 'ok', delayMs: 300 }));
-    const p = provider({}, 20);
+    const p = await provider({}, 20);
     const watch = peakInFlight();
     const calls = Array.from({ length: 60 }, (_, i) => ask(p, i));
     await fake.waitUntil((rs) => open(rs) >= 20, 5_000);
@@ -76,7 +76,7 @@ describe('provider concurrency', () => {
 
   it('holds the slot of a streamed call until its stream ends', async () => {
     fake.setResponder(() => ({ text: 'one two three four', chunkDelayMs: 40 }));
-    const p = provider({ maxConcurrency: 2 });
+    const p = await provider({ maxConcurrency: 2 });
     const watch = peakInFlight();
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => ask(p, i, true)));
     watch.stop();
@@ -95,7 +95,7 @@ describe('a provider that answers 429 past 8 concurrent calls', () => {
       if (others >= CAPACITY) return { status: 429, retryAfterSeconds: 0.2 };
       return { text: `answer ${req.id}`, delayMs: 150 };
     });
-    const p = provider({ maxConcurrency: 100 });
+    const p = await provider({ maxConcurrency: 100 });
     const results = await Promise.all(Array.from({ length: 120 }, (_, i) => ask(p, i)));
     expect(results).toHaveLength(120);
     expect(results.every((r) => r.text.startsWith('answer'))).toBe(true);
@@ -116,7 +116,7 @@ describe('a provider that answers 429 past 8 concurrent calls', () => {
 
   it('gives the 429 back at once when the wait asked for is a quota, not a rate', async () => {
     fake.setResponder(() => ({ status: 429, retryAfterSeconds: 3600 }));
-    const p = provider({ maxConcurrency: 4 });
+    const p = await provider({ maxConcurrency: 4 });
     await expect(ask(p, 0)).rejects.toMatchObject({ kind: 'rate_limited' });
     expect(fake.requests).toHaveLength(1);
   });

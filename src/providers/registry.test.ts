@@ -105,7 +105,7 @@ describe('createProviderRegistry', () => {
     ]);
 
   it('builds each configured provider, the first one being the default', async () => {
-    const registry = createProviderRegistry(configs());
+    const registry = await createProviderRegistry(configs());
     expect(registry.defaultName).toBe('claude');
     expect(registry.list().map((p) => [p.name, p.kind, p.defaultModel])).toEqual([
       ['claude', 'anthropic', DEFAULT_MODELS.anthropic],
@@ -124,23 +124,23 @@ describe('createProviderRegistry', () => {
     expect((await registry.get('script').complete(request())).text).toBe('from the cli');
   });
 
-  it('uses the named default provider', () => {
-    const registry = createProviderRegistry(configs(), 'local');
+  it('uses the named default provider', async () => {
+    const registry = await createProviderRegistry(configs(), 'local');
     expect(registry.get().name).toBe('local');
     expect(registry.has('script')).toBe(true);
     expect(registry.has('gemini')).toBe(false);
   });
 
-  it('names the configured providers when asked for an unknown one', () => {
-    const registry = createProviderRegistry(configs());
+  it('names the configured providers when asked for an unknown one', async () => {
+    const registry = await createProviderRegistry(configs());
     expect(() => registry.get('gemini')).toThrow(
       'unknown LLM provider "gemini"; configured: claude, local, script',
     );
-    expect(() => createProviderRegistry(configs(), 'gemini')).toThrow(ValidationError);
+    await expect(createProviderRegistry(configs(), 'gemini')).rejects.toThrow(ValidationError);
   });
 
-  it('reports that nothing is configured', () => {
-    const registry = createProviderRegistry([]);
+  it('reports that nothing is configured', async () => {
+    const registry = await createProviderRegistry([]);
     expect(registry.defaultName).toBeUndefined();
     expect(registry.list()).toEqual([]);
     expect(() => registry.get()).toThrow('no LLM provider is configured');
@@ -158,7 +158,7 @@ describe('call log lines', () => {
 
   const callKey = 'swarm-1/task-2/llm/0';
   const prompt = 'the prompt that must never be logged';
-  const call = (registry: ReturnType<typeof createProviderRegistry>, name: string) =>
+  const call = (registry: Awaited<ReturnType<typeof createProviderRegistry>>, name: string) =>
     registry.get(name).complete({
       ...request(),
       maxTokens: 200,
@@ -166,10 +166,10 @@ describe('call log lines', () => {
       headers: { 'x-request-id': 'req-42', 'x-cfn-call-key': callKey },
     });
 
-  function setup() {
+  async function setup() {
     const logs = captureLogs();
     const logger = createLogger({ level: 'debug', version: 'test', destination: logs.stream });
-    const registry = createProviderRegistry(
+    const registry = await createProviderRegistry(
       [
         {
           name: 'claude',
@@ -202,7 +202,7 @@ describe('call log lines', () => {
 
   it('logs each answered call at debug with model, tokens, duration and the journal key', async () => {
     fake.reset();
-    const { logs, registry, lines } = setup();
+    const { logs, registry, lines } = await setup();
     await call(registry, 'claude');
     const [line] = await lines('llm call');
     expect(line).toMatchObject({
@@ -226,7 +226,7 @@ describe('call log lines', () => {
     fake.reset();
     fake.setResponder(() => ({ status: 500, message: 'upstream exploded' }));
     try {
-      const { logs, registry, lines } = setup();
+      const { logs, registry, lines } = await setup();
       await expect(call(registry, 'claude')).rejects.toMatchObject({ kind: 'server' });
       await expect(call(registry, 'local')).rejects.toMatchObject({ kind: 'server' });
       // Three attempts (two retries) of one call, one attempt of the other: one line per call.
@@ -254,7 +254,7 @@ describe('call log lines', () => {
   });
 
   it('logs a failed CLI call with its error kind and no status', async () => {
-    const { registry, lines } = setup();
+    const { registry, lines } = await setup();
     await expect(call(registry, 'script')).rejects.toMatchObject({ kind: 'process' });
     const [line] = await lines('llm call failed');
     expect(line).toMatchObject({ provider: 'script', errorKind: 'process', callKey });
@@ -265,7 +265,7 @@ describe('call log lines', () => {
     fake.reset();
     fake.setResponder(() => ({ hang: true }));
     try {
-      const { registry, lines } = setup();
+      const { registry, lines } = await setup();
       const controller = new AbortController();
       const pending = registry.get('claude').complete({
         ...request(),

@@ -5,12 +5,10 @@ import { z } from 'zod';
 import { ValidationError } from '../domain/errors.js';
 import type { Logger } from '../ports/logger.js';
 import type { Provider } from '../ports/provider.js';
-import { createAnthropicProvider } from './anthropic-provider.js';
 import { withCallLog } from './call-log.js';
 import { createCliProvider } from './cli-provider.js';
 import { createFlowControl, type FlowControl } from './flow-control.js';
 import { limitFetch } from './limited-fetch.js';
-import { createOpenAiProvider } from './openai-provider.js';
 import { createUndiciFetch } from './provider-fetch.js';
 
 export const DEFAULT_MODELS = {
@@ -138,7 +136,10 @@ const DEFAULT_MAX_CONCURRENCY = 128;
  * (src/providers/call-log.ts). The HTTP providers get a connection pool of their own, as large as
  * their concurrency: a fixed pool would be a hidden cap.
  */
-export function createProvider(config: ProviderConfig, deps: ProviderDeps = {}): Provider {
+export async function createProvider(
+  config: ProviderConfig,
+  deps: ProviderDeps = {},
+): Promise<Provider> {
   const flow = createFlowControl({
     maxConcurrency: config.maxConcurrency ?? deps.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
     requestsPerMinute: config.requestsPerMinute,
@@ -155,7 +156,7 @@ export function createProvider(config: ProviderConfig, deps: ProviderDeps = {}):
           }),
           flow,
         )
-      : createHttpProvider(config, {
+      : await createHttpProvider(config, {
           ...deps,
           fetch: limitFetch(
             deps.fetch ?? createUndiciFetch({ connections: flow.stats().maxConcurrency }),
@@ -190,12 +191,14 @@ function withFlow(provider: Provider, flow: FlowControl): Provider {
   };
 }
 
-function createHttpProvider(
+/** Each SDK (some 15 MiB with both) is loaded when a provider of its kind is configured. */
+async function createHttpProvider(
   config: Exclude<ProviderConfig, { kind: 'cli' }>,
   deps: ProviderDeps,
-): Provider {
+): Promise<Provider> {
   switch (config.kind) {
-    case 'anthropic':
+    case 'anthropic': {
+      const { createAnthropicProvider } = await import('./anthropic-provider.js');
       return createAnthropicProvider({
         name: config.name,
         apiKey: config.apiKey,
@@ -205,7 +208,9 @@ function createHttpProvider(
         logger: deps.logger,
         fetch: deps.fetch,
       });
-    case 'openai':
+    }
+    case 'openai': {
+      const { createOpenAiProvider } = await import('./openai-provider.js');
       return createOpenAiProvider({
         name: config.name,
         // Local servers ignore the key, but the SDK insists on one.
@@ -217,6 +222,7 @@ function createHttpProvider(
         logger: deps.logger,
         fetch: deps.fetch,
       });
+    }
   }
 }
 
@@ -230,14 +236,14 @@ export interface ProviderRegistry {
 }
 
 /** Builds every configured provider; the default is `defaultProvider`, else the first entry. */
-export function createProviderRegistry(
+export async function createProviderRegistry(
   configs: ProviderConfig[],
   defaultProvider?: string,
   deps: ProviderDeps = {},
-): ProviderRegistry {
+): Promise<ProviderRegistry> {
   const providers = new Map<string, Provider>();
   for (const config of parseProviderConfigs(configs)) {
-    providers.set(config.name, createProvider(config, deps));
+    providers.set(config.name, await createProvider(config, deps));
   }
   const configured = () =>
     providers.size === 0

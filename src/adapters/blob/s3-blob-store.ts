@@ -1,14 +1,8 @@
 // BlobStore on an S3-compatible bucket (AWS S3, MinIO, s3rver): multipart uploads through
-// lib-storage so large backups stream, and a prefix per deployment.
+// lib-storage so large backups stream, and a prefix per deployment. The AWS SDK (some 8 MiB of
+// memory) is loaded on the first request, so a service that never touches S3 never holds it.
 import type { Readable } from 'node:stream';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { BlobStore } from '../../ports/blob-store.js';
 import { BlobNotFoundError } from './fs-blob-store.js';
 
@@ -32,23 +26,39 @@ const isNotFound = (err: unknown) => {
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
 };
 
+type Sdk = typeof import('@aws-sdk/client-s3') & typeof import('@aws-sdk/lib-storage');
+
+async function loadSdk(): Promise<Sdk> {
+  const [s3, storage] = await Promise.all([
+    import('@aws-sdk/client-s3'),
+    import('@aws-sdk/lib-storage'),
+  ]);
+  return { ...s3, ...storage };
+}
+
 export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
   const { bucket, prefix } = parseS3Uri(options.uri);
-  const client = new S3Client({
-    region: options.region,
-    forcePathStyle: options.forcePathStyle,
-    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    // A copy: the SDK annotates the credentials object, and the configuration's is frozen.
-    ...(options.credentials ? { credentials: { ...options.credentials } } : {}),
-  });
+  let loading: Promise<{ client: S3Client; sdk: Sdk }> | undefined;
+  const open = () =>
+    (loading ??= loadSdk().then((sdk) => ({
+      sdk,
+      client: new sdk.S3Client({
+        region: options.region,
+        forcePathStyle: options.forcePathStyle,
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+        // A copy: the SDK annotates the credentials object, and the configuration's is frozen.
+        ...(options.credentials ? { credentials: { ...options.credentials } } : {}),
+      }),
+    })));
   const full = (key: string) => (prefix ? `${prefix}/${key}` : key);
   const location = `s3://${bucket}${prefix ? `/${prefix}` : ''}`;
   return {
     location,
     async put(key, body) {
+      const { client, sdk } = await open();
       let size = 0;
       body.on('data', (chunk: Buffer) => (size += chunk.length));
-      const upload = new Upload({
+      const upload = new sdk.Upload({
         client,
         params: { Bucket: bucket, Key: full(key), Body: body },
         partSize: 8 * 1024 * 1024,
@@ -58,8 +68,9 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
       return { size };
     },
     async get(key) {
+      const { client, sdk } = await open();
       try {
-        const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: full(key) }));
+        const res = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: full(key) }));
         return res.Body as Readable;
       } catch (err) {
         if (isNotFound(err)) throw new BlobNotFoundError(location, key);
@@ -67,8 +78,9 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
       }
     },
     async exists(key) {
+      const { client, sdk } = await open();
       try {
-        await client.send(new HeadObjectCommand({ Bucket: bucket, Key: full(key) }));
+        await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: full(key) }));
         return true;
       } catch (err) {
         if (isNotFound(err)) return false;
@@ -76,11 +88,12 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
       }
     },
     async list(listPrefix) {
+      const { client, sdk } = await open();
       const keys: string[] = [];
       let token: string | undefined;
       do {
         const res = await client.send(
-          new ListObjectsV2Command({
+          new sdk.ListObjectsV2Command({
             Bucket: bucket,
             Prefix: full(listPrefix),
             ContinuationToken: token,
@@ -94,7 +107,8 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
       return keys;
     },
     async delete(key) {
-      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: full(key) }));
+      const { client, sdk } = await open();
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: bucket, Key: full(key) }));
     },
   };
 }

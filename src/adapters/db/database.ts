@@ -11,6 +11,7 @@ import type { HealthProbe } from '../../ports/health-check.js';
 import type { Logger } from '../../ports/logger.js';
 import type { PgliteHandle } from './pglite-handle.js';
 import { AppError } from '../../domain/errors.js';
+import type { PgliteSettings } from './pglite-settings.js';
 import { startOpeningPglite, type PgliteOpening } from './pglite-open.js';
 import { PgliteWorkerClient, type PgliteWorkerOptions } from './pglite-worker-client.js';
 import { createReadFallback } from './read-fallback.js';
@@ -48,6 +49,8 @@ export interface OpenDatabaseOptions {
   applicationName?: string;
   /** Options of the embedded database's worker thread (tests: make it run out of memory). */
   pgliteWorker?: Pick<PgliteWorkerOptions, 'resourceLimits' | 'closeTimeoutMs'>;
+  /** The embedded database's memory settings (DEFAULT_PGLITE_SETTINGS when absent). */
+  pgliteSettings?: PgliteSettings | undefined;
   /** The embedded database, already being opened for `dataDir` (cfn start begins it early). */
   pgliteOpening?: PgliteOpening;
 }
@@ -80,6 +83,7 @@ async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
     startOpeningPglite({
       dataDir: options.dataDir,
       logger: options.logger,
+      settings: options.pgliteSettings,
       ...options.pgliteWorker,
     });
   const client = await opening.client;

@@ -4,6 +4,8 @@
 /** What the worker is started with (`workerData`): a directory, or null for an in-memory database. */
 export interface WorkerInit {
   dataDir: string | null;
+  /** PostgreSQL start parameters after PGlite's own (`-c name=value` pairs). */
+  startParams: string[];
 }
 
 /** `tx` names a transaction opened by `begin`; null runs the statement outside any transaction. */

@@ -12,6 +12,11 @@ import type {
   PgliteSnapshot,
   PgliteTransaction,
 } from './pglite-handle.js';
+import {
+  DEFAULT_PGLITE_SETTINGS,
+  pgliteSettingParams,
+  type PgliteSettings,
+} from './pglite-settings.js';
 import { fromWireError, type Reply, type Request, type WorkerInit } from './pglite-wire.js';
 
 // Compiled, the worker is the .js next to this file; run from the sources (vitest, whose preload
@@ -30,7 +35,15 @@ export interface PgliteWorkerOptions {
   closeTimeoutMs?: number;
   /** Heap limits of the worker (tests: make it run out of memory). */
   resourceLimits?: ResourceLimits;
+  /** PostgreSQL memory settings; DEFAULT_PGLITE_SETTINGS when absent. */
+  settings?: PgliteSettings;
 }
+
+/**
+ * The worker's JavaScript only passes messages: a small young generation keeps its heap (and the
+ * process's RSS) small; PGlite's memory is WebAssembly memory, outside the heap.
+ */
+const WORKER_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 4 };
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
@@ -92,8 +105,11 @@ export class PgliteWorkerClient implements PgliteHandle {
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
     this.#ready = new Promise((resolve, reject) => this.#pending.set(0, { resolve, reject }));
     this.#worker = new Worker(WORKER_URL, {
-      workerData: { dataDir: options.dataDir } satisfies WorkerInit,
-      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+      workerData: {
+        dataDir: options.dataDir,
+        startParams: pgliteSettingParams(options.settings ?? DEFAULT_PGLITE_SETTINGS),
+      } satisfies WorkerInit,
+      resourceLimits: { ...WORKER_LIMITS, ...options.resourceLimits },
     });
     this.#worker.on('message', (reply: Reply) => this.#onReply(reply));
     this.#worker.on('error', (err) => {

@@ -116,7 +116,10 @@ function handle(pg: PGlite, req: Request): void {
 const init = workerData as WorkerInit;
 let pg: PGlite | undefined;
 try {
-  pg = await (init.dataDir === null ? PGlite.create() : PGlite.create(init.dataDir));
+  const options = { startParams: [...PGlite.defaultStartParams, ...init.startParams] };
+  pg = await (init.dataDir === null
+    ? PGlite.create(options)
+    : PGlite.create(init.dataDir, options));
 } catch (err) {
   // The owner stops this thread on reading it.
   send({ id: 0, ok: false, error: toWireError(err) });
