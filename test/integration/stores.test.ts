@@ -1,6 +1,7 @@
 // Runs the store contracts on the embedded PGlite and on a real PostgreSQL database.
+import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { afterAll } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/adapters/db/database.js';
 import { migrateDatabase } from '../../src/adapters/db/migrate.js';
 import { createPgApiKeyStore } from '../../src/adapters/db/api-key-store.js';
@@ -15,6 +16,7 @@ import { createPgSwarmStore } from '../../src/adapters/db/swarm-store.js';
 const logger = createLogger({ level: 'warn', version: 'test', destination: captureLogs().stream });
 const opened: Database[] = [];
 let pgDb: TestDatabase | undefined;
+const dropLater: TestDatabase[] = [];
 
 async function fixture(database: Database) {
   opened.push(database);
@@ -66,4 +68,53 @@ afterAll(async () => {
   await pgSwarmDb?.drop();
   await Promise.all(opened.map((d) => d.close()));
   await pgDb?.drop();
+  await Promise.all(dropLater.map((d) => d.drop()));
+});
+
+// Swarms created in one millisecond (a burst of submissions does it) differ only in the
+// microseconds PostgreSQL keeps: paging through them must list each exactly once.
+describe.each([
+  ['PGlite', async () => openDatabase({ dataDir: 'memory://', logger })],
+  [
+    'PostgreSQL',
+    async () => {
+      const db = await createTestDatabase();
+      dropLater.push(db);
+      return openDatabase({ url: db.url, dataDir: 'unused', logger });
+    },
+  ],
+] as const)('the swarm listing on %s', (_label, open) => {
+  it('pages through swarms created in the same millisecond without skipping one', async () => {
+    const database = await open();
+    await fixture(database);
+    const store = createPgSwarmStore(database.db);
+    const strategy = `same-ms-${randomUUID()}`;
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const id = randomUUID();
+      await store.create({
+        id,
+        spec: { objective: `same ms ${i}`, strategy, mode: 'mvp' } as never,
+        createdBy: null,
+        requestId: null,
+      });
+      ids.push(id);
+    }
+    // One millisecond, twelve microseconds, in an order unrelated to the ids.
+    for (const [i, id] of ids.entries())
+      await database.db.execute(
+        sql`update swarms set created_at = '2026-12-03 10:00:00.123+00'::timestamptz
+              + ${(i * 37) % 12} * interval '1 microsecond' where id = ${id}`,
+      );
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let pages = 0; pages < 20; pages++) {
+      const page = await store.list({ limit: 5, strategy, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.items.map((s) => s.id));
+      if (!page.nextCursor) break;
+      cursor = page.nextCursor;
+    }
+    expect(seen.length).toBe(12);
+    expect(new Set(seen)).toEqual(new Set(ids));
+  });
 });

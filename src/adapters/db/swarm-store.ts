@@ -105,6 +105,12 @@ upd as (
 select coalesce((select g from upd), 0)::int as granted`;
 
 /**
+ * The cursor keeps created_at to the microsecond, as PostgreSQL does: a JavaScript Date (to the
+ * millisecond) would skip the swarms created later in the same millisecond than a page's last.
+ */
+const CURSOR_AT = `to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/**
  * The listing's statement for one combination of filters, prepared once per connection: plain
  * SQL, because building it with Drizzle cost more CPU than PostgreSQL spent running it. One text
  * per combination (not `$n is null or ...`) keeps each plan on its index.
@@ -117,13 +123,16 @@ function listStatement(filters: { status: boolean; strategy: boolean; cursor: bo
   if (filters.cursor) {
     const at = ++n;
     const id = ++n;
-    where.push(`(created_at < $${at} or (created_at = $${at} and id < $${id}))`);
+    where.push(
+      `(created_at < $${at}::timestamptz or (created_at = $${at}::timestamptz and id < $${id}))`,
+    );
   }
   const mask =
     Number(filters.status) | (Number(filters.strategy) << 1) | (Number(filters.cursor) << 2);
   return {
     name: `cfn_swarm_list_${mask}`,
-    text: `select ${SUMMARY_COLUMNS} from swarms${where.length ? ` where ${where.join(' and ')}` : ''}
+    text: `select ${SUMMARY_COLUMNS}, ${CURSOR_AT} as cursor_at
+      from swarms${where.length ? ` where ${where.join(' and ')}` : ''}
       order by created_at desc, id desc limit $1`,
   };
 }
@@ -176,12 +185,17 @@ function toSummary(r: SummaryRow): SwarmSummary {
   };
 }
 
-const encodeCursor = (r: SwarmSummary) =>
-  Buffer.from(`${r.createdAt.toISOString()}|${r.id}`).toString('base64url');
-function decodeCursor(c: string): { at: Date; id: string } | undefined {
+const encodeCursor = (at: string, id: string) => Buffer.from(`${at}|${id}`).toString('base64url');
+const CURSOR_TIME = /^[1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+/** An instant (UTC, up to microseconds) and an id; anything else is no cursor. */
+function decodeCursor(c: string): { at: string; id: string } | undefined {
   const [at, id] = Buffer.from(c, 'base64url').toString('utf8').split('|');
-  const d = at ? new Date(at) : undefined;
-  return d && !Number.isNaN(d.getTime()) && id ? { at: d, id } : undefined;
+  if (!at || !id || !CURSOR_TIME.test(at)) return undefined;
+  // A real instant: Date would read 02-30 or 24:00 as another day, which PostgreSQL refuses.
+  const ms = Date.parse(at);
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 19) !== at.slice(0, 19))
+    return undefined;
+  return { at, id };
 }
 
 export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
@@ -319,12 +333,13 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
       const values: unknown[] = [limit + 1];
       if (status) values.push(status);
       if (strategy) values.push(strategy);
-      if (c) values.push(c.at.toISOString(), c.id);
+      if (c) values.push(c.at, c.id);
       const { rows } = await rawRead(statement.name, statement.text, values);
-      const items = (rows as SummaryRow[]).slice(0, limit).map(toSummary);
+      const page = (rows as Array<SummaryRow & { cursor_at: string }>).slice(0, limit);
+      const last = page[page.length - 1];
       return {
-        items,
-        nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!) : null,
+        items: page.map(toSummary),
+        nextCursor: rows.length > limit && last ? encodeCursor(last.cursor_at, last.id) : null,
       };
     },
 
