@@ -25,6 +25,7 @@ import {
   swarms,
   webhookDeliveries,
 } from './schema.js';
+import { decodeSwarmCursor, encodeSwarmCursor } from '../../domain/swarm-cursor.js';
 
 type SwarmRow = typeof swarms.$inferSelect;
 type EventRow = typeof events.$inferSelect;
@@ -104,10 +105,7 @@ upd as (
   returning cur.g)
 select coalesce((select g from upd), 0)::int as granted`;
 
-/**
- * The cursor keeps created_at to the microsecond, as PostgreSQL does: a JavaScript Date (to the
- * millisecond) would skip the swarms created later in the same millisecond than a page's last.
- */
+/** created_at as the cursor keeps it: UTC, to the microsecond (src/domain/swarm-cursor.ts). */
 const CURSOR_AT = `to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /**
@@ -183,19 +181,6 @@ function toSummary(r: SummaryRow): SwarmSummary {
     updatedAt: new Date(r.updated_at),
     completedAt: r.completed_at === null ? null : new Date(r.completed_at),
   };
-}
-
-const encodeCursor = (at: string, id: string) => Buffer.from(`${at}|${id}`).toString('base64url');
-const CURSOR_TIME = /^[1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
-/** An instant (UTC, up to microseconds) and an id; anything else is no cursor. */
-function decodeCursor(c: string): { at: string; id: string } | undefined {
-  const [at, id] = Buffer.from(c, 'base64url').toString('utf8').split('|');
-  if (!at || !id || !CURSOR_TIME.test(at)) return undefined;
-  // A real instant: Date would read 02-30 or 24:00 as another day, which PostgreSQL refuses.
-  const ms = Date.parse(at);
-  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 19) !== at.slice(0, 19))
-    return undefined;
-  return { at, id };
 }
 
 export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
@@ -328,7 +313,7 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
     },
 
     async list({ limit, cursor, status, strategy }) {
-      const c = cursor ? decodeCursor(cursor) : undefined;
+      const c = cursor ? decodeSwarmCursor(cursor) : undefined;
       const statement = LIST_STATEMENTS[(status ? 1 : 0) | (strategy ? 2 : 0) | (c ? 4 : 0)]!;
       const values: unknown[] = [limit + 1];
       if (status) values.push(status);
@@ -339,7 +324,10 @@ export function createPgSwarmStore(db: Db, readDb: Db = db): SwarmStore {
       const last = page[page.length - 1];
       return {
         items: page.map(toSummary),
-        nextCursor: rows.length > limit && last ? encodeCursor(last.cursor_at, last.id) : null,
+        nextCursor:
+          rows.length > limit && last
+            ? encodeSwarmCursor({ at: last.cursor_at, id: last.id })
+            : null,
       };
     },
 

@@ -23,6 +23,7 @@ import type { RouteKit } from '../route-kit.js';
 import { sharedPerTick } from '../shared-per-tick.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { DEFAULT_STREAM_LIMITS, createEventStreams, type StreamLimits } from './swarm-events.js';
+import { decodeSwarmCursor } from '../../domain/swarm-cursor.js';
 
 export interface SwarmRoutesDeps {
   engine: SwarmEngine;
@@ -97,30 +98,14 @@ export const decisionBody = z.strictObject({
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/**
- * A `nextCursor` of an earlier page: base64url of `<ISO time>|<swarm id>`. Checked here so that
- * anything else is a 400 naming the parameter, not a database error on the decoded parts.
- */
-function isSwarmCursor(c: string): boolean {
-  if (!/^[A-Za-z0-9_-]{1,500}$/.test(c)) return false;
-  const [at, id, ...rest] = Buffer.from(c, 'base64url').toString('utf8').split('|');
-  return (
-    rest.length === 0 &&
-    at !== undefined &&
-    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(at) &&
-    !at.startsWith('0000') && // PostgreSQL has no year 0
-    !Number.isNaN(Date.parse(at)) &&
-    new Date(at).toISOString() === at &&
-    id !== undefined &&
-    UUID.test(id)
-  );
-}
-
 const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z
     .string()
-    .refine(isSwarmCursor, 'not a cursor this service gave (use nextCursor of the previous page)')
+    .refine(
+      (c) => decodeSwarmCursor(c) !== undefined,
+      'not a cursor this service gave (use nextCursor of the previous page)',
+    )
     .optional(),
   status: z
     .enum([
