@@ -50,6 +50,13 @@ describe('docker-compose.yml', () => {
     expect(ok).toBe(true);
   });
 
+  it('passes yamllint with the settings of the deployment files', () => {
+    // Throws with yamllint's report on any warning or error (-s).
+    execFileSync('yamllint', ['-s', '-c', 'deploy/.yamllint.yml', 'docker-compose.yml'], {
+      cwd: ROOT,
+    });
+  });
+
   it('is refused by the schema when a service has an unknown key or a wrong type', () => {
     const validate = schemaValidator();
     const typo = YAML.parse(text, { merge: true }) as Compose;
