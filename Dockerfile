@@ -30,9 +30,10 @@ LABEL org.opencontainers.image.title="claude-flow-novice" \
 # tini: PID 1 that forwards signals to node and reaps the commands the service runs.
 # postgresql-client: pg_dump/psql for database backups and restores on PostgreSQL.
 # bubblewrap: the command sandbox of agents' commands (needs user namespaces where it runs).
+# iputils-ping: the guide's `docker-compose exec claude-flow-novice ping postgres`.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      tini postgresql-client bubblewrap ca-certificates \
+      tini postgresql-client bubblewrap ca-certificates iputils-ping \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 cfn \
  && useradd --system --uid 10001 --gid cfn --home-dir /data/home --no-create-home \
