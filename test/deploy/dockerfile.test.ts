@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from './repo.js';
+import { ROOT, readText } from './repo.js';
 
 interface Instruction {
   op: string;
@@ -45,7 +45,10 @@ const one = (op: string) => {
 describe('Dockerfile', () => {
   it('builds both stages from ARG NODE_IMAGE, defaulting to the official Node 24 slim image', () => {
     const arg = all.find((i) => i.op === 'ARG' && i.args.startsWith('NODE_IMAGE'));
-    expect(arg?.args).toBe('NODE_IMAGE=node:24-slim');
+    // Debian 12: its postgresql-client (pg_dump, psql) is 15, the PostgreSQL of every form.
+    expect(arg?.args).toBe('NODE_IMAGE=node:24-bookworm-slim');
+    expect(readText('docker-compose.yml')).toMatch(/image: postgres:15-bookworm/);
+    expect(readText('deploy/terraform/modules/database/main.tf')).toMatch(/engine_version = "15"/);
     expect(all.indexOf(arg!)).toBeLessThan(all.findIndex((i) => i.op === 'FROM'));
     expect(stages).toHaveLength(2);
     expect(stages.map((s) => s[0]!.args)).toEqual([
