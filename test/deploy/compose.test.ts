@@ -9,6 +9,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { envSchema } from '../../src/config/schema.js';
 import { ROOT, readText } from './repo.js';
 
 interface Service {
@@ -101,6 +102,18 @@ describe('docker-compose.yml', () => {
     expect(worker.command).toEqual(['worker']);
     expect(worker.image).toBe(app.image);
     expect(readText('.env.example')).toMatch(/serve \(API only; with --profile distributed\)/);
+  });
+
+  it("sets only the service's own variables, and builds the package's version", () => {
+    const vars = new Set(Object.keys(envSchema.shape));
+    for (const name of ['claude-flow-novice', 'claude-flow-novice-worker'])
+      for (const key of Object.keys(services[name]!.environment ?? {}))
+        expect(vars, `${name}: ${key}`).toContain(key);
+    const pkg = JSON.parse(readText('package.json')) as { version: string };
+    expect(services['claude-flow-novice']!.image).toBe(
+      `claude-flow-novice:\${CFN_IMAGE_TAG:-${pkg.version}}`,
+    );
+    expect(readText('.env.example')).toContain(`CFN_IMAGE_TAG=${pkg.version}\n`);
   });
 
   it('pins every image to a tag that is not latest', () => {
