@@ -1,7 +1,8 @@
 // PM2 (the guide's "PM2 or Kubernetes"): the API replicas (`cfn serve`) in cluster mode sharing
 // PORT, reloaded one at a time (`pm2 reload claude-flow-novice`), and the workers (`cfn worker`).
 // Both need DATABASE_URL and REDIS_URL in the environment of `pm2 start ecosystem.config.cjs`
-// (with the other settings of README "Configuration"); build first: npm ci.
+// (with the other settings of README "Configuration"); build first: npm ci. PORT (default 3000)
+// is the API's port, CFN_WORKER_PORT (default 3101) the first worker's.
 // The service does not call process.send('ready'): PM2 takes a cluster instance as up when it
 // listens (listen_timeout is the fallback), so there is no wait_ready. PM2 stops a process with
 // SIGINT (its daemon's PM2_KILL_SIGNAL), which the service handles as it does SIGTERM.
@@ -26,7 +27,7 @@ module.exports = {
       max_restarts: 10,
       min_uptime: 10000,
       time: true,
-      env: { NODE_ENV: 'production', PORT: '3000', ...asEnv(API) },
+      env: { NODE_ENV: 'production', PORT: process.env.PORT ?? '3000', ...asEnv(API) },
     },
     {
       name: 'claude-flow-novice-worker',
@@ -41,7 +42,11 @@ module.exports = {
       max_restarts: 10,
       min_uptime: 10000,
       time: true,
-      env: { NODE_ENV: 'production', PORT: '3101', ...asEnv(WORKER) },
+      env: {
+        NODE_ENV: 'production',
+        PORT: process.env.CFN_WORKER_PORT ?? '3101',
+        ...asEnv(WORKER),
+      },
     },
   ],
 };

@@ -44,7 +44,8 @@ describe('ecosystem.config.cjs', () => {
     for (const a of apps) expect(a.script).toBe(pkg.bin.cfn);
     expect(app('claude-flow-novice')).toMatchObject({ args: 'serve', exec_mode: 'cluster' });
     expect(app('claude-flow-novice-worker')).toMatchObject({ args: 'worker' });
-    expect(app('claude-flow-novice').env.PORT).toBe('3000');
+    expect(app('claude-flow-novice').env.PORT).toBe(process.env.PORT ?? '3000');
+    expect(app('claude-flow-novice-worker').env.PORT).toBe(process.env.CFN_WORKER_PORT ?? '3101');
   });
 
   it('waits longer than the graceful shutdown before SIGKILL', () => {
