@@ -2,6 +2,7 @@
 # The claude-flow-novice image: one image for every role (`cfn start`, `cfn serve`, `cfn worker`,
 # the backup and maintenance jobs). Build: docker build -t claude-flow-novice:0.1.0 \
 #   --build-arg VERSION=0.1.0 --build-arg VCS_REF=$(git rev-parse --short=12 HEAD) .
+# With podman, add --format docker: the OCI image format cannot hold the HEALTHCHECK.
 # NODE_IMAGE must be a Debian-based image with Node.js 24 and npm on PATH: by default the official
 # Node 24 LTS slim image on Debian 12 (bookworm), whose postgresql-client is 15, the major of our
 # PostgreSQL. node:24-slim is Debian 13 now, with client 17: pg_dump 17 writes
