@@ -191,7 +191,8 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
         ]),
       );
       const ms = (k: string) => Number(env[k] ?? config[k]);
-      const needed = ms('SHUTDOWN_DRAIN_MS') + ms('SHUTDOWN_TIMEOUT_MS');
+      // Drain, then in-flight requests, then agent tasks (each up to SHUTDOWN_TIMEOUT_MS).
+      const needed = ms('SHUTDOWN_DRAIN_MS') + 2 * ms('SHUTDOWN_TIMEOUT_MS');
       expect(pod.terminationGracePeriodSeconds * 1000, name).toBeGreaterThan(needed);
     }
   });
