@@ -116,6 +116,17 @@ describe('docker-compose.yml', () => {
     expect(readText('.env.example')).toContain(`CFN_IMAGE_TAG=${pkg.version}\n`);
   });
 
+  it('lets the app drain and finish its work before SIGKILL', () => {
+    for (const name of ['claude-flow-novice', 'claude-flow-novice-worker']) {
+      const s = services[name]! as Service & { stop_grace_period?: string };
+      const env = s.environment!;
+      const needed = Number(env.SHUTDOWN_DRAIN_MS) + 2 * Number(env.SHUTDOWN_TIMEOUT_MS);
+      expect(Number(/^(\d+)s$/.exec(s.stop_grace_period ?? '')?.[1]) * 1000, name).toBeGreaterThan(
+        needed,
+      );
+    }
+  });
+
   it('pins every image to a tag that is not latest', () => {
     for (const [name, s] of Object.entries(services)) {
       expect(s.image, name).toMatch(/^[^\s]+:[^\s]+$/);
