@@ -1,7 +1,8 @@
-// Every `kubectl`, `docker-compose` and `pm2` command printed in the documentation (docs/, the
-// runbooks in docs/runbooks, the README) and in the operations guide names only things the
-// shipped files define: Deployments, containers, HPAs, Services, labels, kustomization paths,
-// compose services and profiles, PM2 apps; and runs, in a compose service, a program its image has.
+// Every `kubectl`, `docker-compose`, `pm2`, `terraform` and `aws rds` command printed in the
+// documentation (docs/, the runbooks in docs/runbooks, the READMEs) and in the operations guide
+// names only things the shipped files define: Deployments, containers, HPAs, Services, labels,
+// kustomization paths, compose services and profiles, PM2 apps, tfvars files, Terraform outputs,
+// RDS identifiers; and runs, in a compose service, a program its image has.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -19,7 +20,7 @@ const SOURCES = [
 
 interface Command {
   file: string;
-  tool: 'kubectl' | 'docker-compose' | 'pm2';
+  tool: 'kubectl' | 'docker-compose' | 'pm2' | 'terraform' | 'aws rds';
   words: string[];
   text: string;
 }
@@ -54,7 +55,7 @@ function commandsIn(file: string): Command[] {
   for (const line of codeOf(readText(file))) {
     const code = line.replace(/(^|\s)#.*$/, '');
     const re =
-      /(?:^|[\s("$(])(kubectl|docker-compose|docker compose|pm2)\s+((?:'[^']*'|[^;|&"`)\n'])*)/g;
+      /(?:^|[\s("$(])(kubectl|docker-compose|docker compose|pm2|terraform|aws rds)\s+((?:'[^']*'|[^;|&"`)\n'])*)/g;
     for (const m of code.matchAll(re)) {
       const tool = m[1] === 'docker compose' ? 'docker-compose' : (m[1] as Command['tool']);
       const words = shellWords(m[2]!.trim());
@@ -103,6 +104,15 @@ const ecosystem = createRequire(import.meta.url)(path.join(ROOT, 'ecosystem.conf
 };
 const pm2Apps = ecosystem.apps.map((a) => a.name);
 
+const tfOutputs = [
+  ...readText('deploy/terraform/outputs.tf').matchAll(/^output "([a-z0-9_]+)"/gm),
+].map((m) => m[1]!);
+const rdsIdentifiers = [
+  ...readText('deploy/terraform/environments/production.tfvars').matchAll(
+    /^db_(?:replica_)?identifier\s*=\s*"([^"]+)"/gm,
+  ),
+].map((m) => m[1]!);
+
 /** Programs a compose service's container has that the docs may run with `exec`. */
 const PROGRAMS: Record<string, string[]> = {
   // Our image (Dockerfile): node and the cfn link, Debian's base tools, postgresql-client, ping.
@@ -136,9 +146,7 @@ function check(c: Command): string[] {
   const valueOf = (flag: string) => {
     const i = w.findIndex((x) => x === flag || x.startsWith(`${flag}=`));
     if (i < 0) return undefined;
-    return w[i]!.includes('=') && w[i]!.startsWith('--')
-      ? w[i]!.split('=').slice(1).join('=')
-      : w[i + 1];
+    return w[i]!.startsWith(`${flag}=`) ? w[i]!.slice(flag.length + 1) : w[i + 1];
   };
   if (c.tool === 'kubectl') {
     const ns = valueOf('-n') ?? valueOf('--namespace');
@@ -234,6 +242,19 @@ function check(c: Command): string[] {
         problems.push(`database ${w[d + 1]}`);
     }
   }
+  if (c.tool === 'terraform') {
+    const file = valueOf('-var-file');
+    if (file && !fs.existsSync(path.join(ROOT, 'deploy/terraform', file)))
+      problems.push(`file ${file}`);
+    const output = w[0] === 'output' ? w.filter((x) => !x.startsWith('-'))[1] : undefined;
+    if (output && !tfOutputs.includes(output)) problems.push(`output ${output}`);
+  }
+  if (c.tool === 'aws rds') {
+    for (const flag of ['--db-instance-identifier', '--source-db-instance-identifier']) {
+      const id = valueOf(flag);
+      if (id && !rdsIdentifiers.includes(id)) problems.push(`RDS instance ${id}`);
+    }
+  }
   if (c.tool === 'pm2') {
     const [sub, ...rest] = w.filter((x) => !x.startsWith('-'));
     const withName = ['reload', 'restart', 'stop', 'delete', 'logs', 'scale', 'describe', 'show'];
@@ -254,6 +275,7 @@ describe('commands in the documentation', () => {
       'kubectl get hpa claude-flow-novice-hpa --watch',
       'docker-compose exec postgres pg_isready',
       'kubectl rollout restart deployment/postgres',
+      'terraform apply -var-file=environments/disaster-recovery.tfvars',
     ])
       expect(texts).toContain(expected);
     expect(commands.some((c) => c.tool === 'pm2')).toBe(true);
@@ -290,6 +312,13 @@ describe('commands in the documentation', () => {
       'user postgres',
     ]);
     expect(fake('pm2', 'reload cfn-api')).toEqual(['app cfn-api']);
+    expect(fake('terraform', 'apply -var-file=environments/dr.tfvars')).toEqual([
+      'file environments/dr.tfvars',
+    ]);
+    expect(fake('terraform', 'output -raw k8s_env')).toEqual(['output k8s_env']);
+    expect(fake('aws rds', 'reboot-db-instance --db-instance-identifier claude-primary')).toEqual([
+      'RDS instance claude-primary',
+    ]);
     expect(fake('kubectl', 'create job now --from=cronjob/cfn-backup')).toEqual([
       'CronJob cfn-backup',
     ]);
