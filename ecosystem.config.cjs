@@ -6,6 +6,11 @@
 // The service does not call process.send('ready'): PM2 takes a cluster instance as up when it
 // listens (listen_timeout is the fallback), so there is no wait_ready. PM2 stops a process with
 // SIGINT (its daemon's PM2_KILL_SIGNAL), which the service handles as it does SIGTERM.
+// Logs: the service writes to file descriptor 1, which PM2's cluster mode does not capture (the
+// lines end up in PM2's own pm2.log), so the API instances also write LOG_DIR/app.log (default
+// ./logs); the workers (fork mode) are in `pm2 logs claude-flow-novice-worker`.
+const path = require('node:path');
+
 const API = { SHUTDOWN_TIMEOUT_MS: 10000, SHUTDOWN_DRAIN_MS: 0 };
 const WORKER = { SHUTDOWN_TIMEOUT_MS: 60000, SHUTDOWN_DRAIN_MS: 0 };
 
@@ -27,7 +32,12 @@ module.exports = {
       max_restarts: 10,
       min_uptime: 10000,
       time: true,
-      env: { NODE_ENV: 'production', PORT: process.env.PORT ?? '3000', ...asEnv(API) },
+      env: {
+        NODE_ENV: 'production',
+        PORT: process.env.PORT ?? '3000',
+        LOG_DIR: process.env.LOG_DIR ?? path.join(__dirname, 'logs'),
+        ...asEnv(API),
+      },
     },
     {
       name: 'claude-flow-novice-worker',
