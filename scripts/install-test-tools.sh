@@ -25,6 +25,10 @@ TOOLS=(
   shellcheck:shellcheck
   pgbackrest:pgbackrest
   bwrap:bubblewrap
+  # test/deploy renders the kustomizations with `kubectl kustomize` (kustomize v5: kubectl 1.27+).
+  # The project's machines have one (google-cloud-cli's kubectl 1.32); Debian 12's
+  # kubernetes-client is 1.20, too old for components, which test/deploy then says.
+  kubectl:kubernetes-client
 )
 
 missing=()
