@@ -96,14 +96,20 @@ export function createTaskExecution(
         const task = findTask(state, taskId);
         if (!task || task.status === 'succeeded' || task.status === 'failed' || state.completion)
           return undefined;
-        if (state.cancelRequested) {
+        // A swarm that is stopping starts nothing new (a budget stop waits only for the calls
+        // already made).
+        const stopping = state.cancelRequested
+          ? { reason: 'cancelled before it started', cancelled: true }
+          : state.budgetExceeded && task.status === 'scheduled'
+            ? { reason: `not started: ${state.budgetExceeded}` }
+            : undefined;
+        if (stopping) {
           await ctx.commit(swarmId, state, [
             {
               type: 'task.failed',
               taskId,
-              reason: 'cancelled before it started',
               retryable: false,
-              cancelled: true,
+              ...stopping,
               tokens: { input: 0, output: 0 },
               costUsd: 0,
             },

@@ -33,8 +33,12 @@ const spent = (s: Record<string, unknown>) => {
 
 describe('budgets', () => {
   it('never spends more than the token budget, whatever the script of the objective', async () => {
+    // Answers that take a while: a call still under way when its sibling is refused is billed,
+    // so it is waited for and counted, not dropped from the totals.
     h.llm.setResponder((req) =>
-      agentOf(req) === 'terse-impl' ? implementer(0.9) : validator(0.3, '要求を満たしていない'),
+      agentOf(req) === 'terse-impl'
+        ? { ...implementer(0.9), delayMs: 400 }
+        : validator(0.3, '要求を満たしていない'),
     );
     // About 2,000 CJK characters: some 2,600 tokens per call, 650 by characters/4.
     const objective = `次の仕様を実装してください。${'データベースの移行と検証を自動化する。'.repeat(100)}`;

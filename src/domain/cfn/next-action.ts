@@ -221,6 +221,10 @@ export function nextAction(state: SwarmState): Action {
     };
   }
   if (state.budgetExceeded) {
+    // A call already under way was granted within the budget, and the provider bills it: its
+    // usage is waited for, so the swarm's totals say what was spent. Nothing new is started.
+    if (state.iterations.some((i) => i.tasks.some((t) => t.status === 'running')))
+      return { kind: 'wait', reason: 'calls in flight end within the budget' };
     return {
       kind: 'finish',
       status: 'budget_exceeded',
