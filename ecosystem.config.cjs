@@ -1,5 +1,6 @@
 // PM2 (the guide's "PM2 or Kubernetes"): the API replicas (`cfn serve`) in cluster mode sharing
-// PORT, reloaded one at a time (`pm2 reload claude-flow-novice`), and the workers (`cfn worker`).
+// PORT, reloaded one at a time (`pm2 reload claude-flow-novice`; test/deploy/pm2-reload.test.ts
+// runs it under load and sees no request fail), and the workers (`cfn worker`).
 // Both need DATABASE_URL and REDIS_URL in the environment of `pm2 start ecosystem.config.cjs`
 // (with the other settings of README "Configuration"); build first: npm ci. PORT (default 3000)
 // is the API's port, CFN_WORKER_PORT (default 3101) the first worker's.

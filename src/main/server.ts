@@ -10,6 +10,7 @@ import { createMemoryCache } from '../adapters/cache/memory-cache.js';
 import { createRedisCache } from '../adapters/cache/redis-cache.js';
 import { createApp } from '../http/app.js';
 import { installServerEdge } from '../http/server-edge.js';
+import { gracefulClose } from '../http/graceful-close.js';
 import { resilientStore } from '../http/middleware/rate-limit.js';
 import { processEnv } from '../config/load-config.js';
 import {
@@ -203,6 +204,7 @@ export async function startServer(
     // Host is checked by the app (requestShape), so a missing one gets the JSON error shape.
     const server = http.createServer({ requireHostHeader: false }, app);
     installServerEdge(server, logger);
+    const connections = gracefulClose(server);
     server.keepAliveTimeout = 65_000; // longer than typical load balancer idle timeouts
     server.headersTimeout = 66_000;
     await new Promise<void>((resolve, reject) => {
@@ -237,12 +239,13 @@ export async function startServer(
           logger.info({ drainMs: config.shutdownDrainMs }, 'draining before closing the listener');
           await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
         }
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        const closed = connections.close();
         // Event streams never finish on their own; clients reconnect elsewhere with Last-Event-ID.
         for (const end of openStreams) end();
-        // Keep-alive connections that finish their request are closed as soon as they are idle.
-        const idleSweep = setInterval(() => server.closeIdleConnections(), 50);
-        server.closeIdleConnections();
+        // Answers now say Connection: close; a keep-alive connection is closed once it is quiet,
+        // never while the client's next request may be on its way (src/http/graceful-close.ts).
+        const idleSweep = setInterval(() => connections.closeQuiet(), 50);
+        connections.closeQuiet();
         let timer: NodeJS.Timeout | undefined;
         const timedOut = await Promise.race([
           closed.then(() => false),
