@@ -3,6 +3,7 @@
 // dependency the service can run without (Redis, a read replica) degrades it; readiness is lost
 // only to a required one (the primary database), maintenance or shutdown.
 import type { HealthProbe } from '../ports/health-check.js';
+import { dependencyCause } from './dependency-cause.js';
 import type { SandboxStatus } from '../ports/sandbox.js';
 
 export type CheckStatus = 'ok' | 'error';
@@ -66,7 +67,7 @@ async function runProbe(probe: HealthProbe, timeoutMs: number): Promise<CheckRes
     return {
       status: 'error',
       latencyMs: round(performance.now() - started),
-      error: err instanceof Error ? err.message || err.name : String(err),
+      error: dependencyCause(err),
     };
   } finally {
     clearTimeout(timer);

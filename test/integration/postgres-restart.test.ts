@@ -1,5 +1,6 @@
 // PostgreSQL restarted under a running service (a cluster of the test's own): readiness turns
-// 503 while it is down, and the service recovers without a restart of its own.
+// 503 while it is down, /health names the cause, and the service recovers without a restart of its
+// own.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { startThrowawayPostgres, type ThrowawayPostgres } from '../support/throwaway-postgres.js';
@@ -28,8 +29,15 @@ it('reports not ready while PostgreSQL is down and recovers without a restart', 
   pg.stop();
   try {
     await until('readiness 503', async () => (await server.fetch('/health/ready')).status === 503);
-    const body = (await (await server.fetch('/health')).json()) as { failing: string[] };
+    const body = (await (await server.fetch('/health')).json()) as {
+      failing: string[];
+      checks: Record<string, { error?: string }>;
+    };
     expect(body.failing).toContain('database');
+    // The cause the DatabaseDown runbook reads, not the query that failed.
+    expect(body.checks.database?.error).toMatch(
+      /^(connection refused \(127\.0\.0\.1:\d+\)|server shutting down: .*|timed out after \d+ ms)$/,
+    );
     expect((await server.fetch('/health/live')).status).toBe(200);
   } finally {
     pg.start();
