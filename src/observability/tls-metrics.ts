@@ -13,12 +13,14 @@ export interface TlsMetricsOptions {
   read(target: CertTarget): Promise<{ notAfter: Date }>;
   /** How long one round of reads serves the scrapes after it. */
   maxAgeMs?: number;
+  /** Longest wait for one read (a file on a hung network mount must not hold every scrape). */
+  timeoutMs?: number;
   now?: () => number;
   onError?(name: string, err: unknown): void;
 }
 
 export function registerTlsMetrics(registry: Registry, options: TlsMetricsOptions): void {
-  const { watch, read, maxAgeMs = 60_000, now = Date.now } = options;
+  const { watch, read, maxAgeMs = 60_000, timeoutMs = 8000, now = Date.now } = options;
   if (watch.length === 0) return;
   const notAfter = new Map<string, Date>();
   let readAt = -Infinity;
@@ -35,13 +37,21 @@ export function registerTlsMetrics(registry: Registry, options: TlsMetricsOption
   });
   for (const w of watch) errors.inc({ name: w.name }, 0);
 
+  function bounded<T>(p: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    return Promise.race([p, late]).finally(() => clearTimeout(timer));
+  }
+
   // Concurrent scrapes share one round; a round reads every certificate at once.
   function refresh(): Promise<void> {
     if (now() - readAt < maxAgeMs) return Promise.resolve();
     pending ??= Promise.all(
       watch.map(async (w) => {
         try {
-          notAfter.set(w.name, (await read(w.target)).notAfter);
+          notAfter.set(w.name, (await bounded(read(w.target))).notAfter);
         } catch (err) {
           notAfter.delete(w.name);
           errors.inc({ name: w.name });

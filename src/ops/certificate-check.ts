@@ -174,30 +174,35 @@ function readServer(host: string, port: number, timeoutMs: number): Promise<Cert
     });
     socket.once('secureConnect', () => {
       socket.setTimeout(0);
-      // One call for the whole chain (getPeerX509Certificate first would leave this empty).
-      const peer = socket.getPeerCertificate(true);
-      let chain = 0;
-      for (
-        let c: tls.DetailedPeerCertificate | undefined = peer;
-        c?.raw && chain < 20;
-        c = c.issuerCertificate === c ? undefined : c.issuerCertificate
-      )
-        chain += 1;
-      const x = peer.raw ? new X509Certificate(peer.raw) : undefined;
       const authorized = socket.authorized;
       const why = socket.authorizationError;
+      let info: CertificateInfo | undefined;
+      try {
+        // One call for the whole chain (getPeerX509Certificate first would leave this empty).
+        const peer = socket.getPeerCertificate(true);
+        let chain = 0;
+        for (
+          let c: tls.DetailedPeerCertificate | undefined = peer;
+          c?.raw && chain < 20;
+          c = c.issuerCertificate === c ? undefined : c.issuerCertificate
+        )
+          chain += 1;
+        if (peer.raw)
+          info = infoOf(
+            new X509Certificate(peer.raw),
+            target,
+            'tls',
+            chain,
+            authorized,
+            authorized ? null : why ? String(why) : 'unknown',
+          );
+      } catch (err) {
+        // In an event handler a throw would be uncaught: in the service, a crash on a scrape.
+        return fail('handshake_failed', `${target} sent a certificate that cannot be parsed.`, err);
+      }
       socket.end();
-      if (!x) return fail('handshake_failed', `${target} sent no certificate.`);
-      resolve(
-        infoOf(
-          x,
-          target,
-          'tls',
-          chain,
-          authorized,
-          authorized ? null : why ? String(why) : 'unknown',
-        ),
-      );
+      if (!info) return fail('handshake_failed', `${target} sent no certificate.`);
+      resolve(info);
     });
     socket.once('timeout', () =>
       fail(
