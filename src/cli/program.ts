@@ -7,6 +7,7 @@ import { registerAgentCommands } from './agent-commands.js';
 import type { BackupCommandDeps } from './backup-cli-kit.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { CliError, createApiClient } from './api-client.js';
+import { registerCertCommands } from './cert-commands.js';
 import { jsonOption, keyOption, urlOption } from './command-kit.js';
 import { registerLogCommands, type LogCommandDeps } from './log-commands.js';
 import { registerSwarmCommands, type SwarmCommandDeps } from './swarm-commands.js';
@@ -305,6 +306,7 @@ Quick start:
   registerAgentCommands(program, deps);
   registerLogCommands(program, deps);
   registerBackupCommands(program, deps);
+  registerCertCommands(program, deps);
 
   return program;
 }

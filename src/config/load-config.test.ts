@@ -34,6 +34,28 @@ describe('loadConfig', () => {
     expect(c.shutdownTimeoutMs).toBe(10_000);
   });
 
+  it('reads CFN_TLS_WATCH, resolving file paths, and names it when an entry is wrong', () => {
+    expect(load({}).tls.watch).toEqual([]);
+    expect(load({ CFN_TLS_WATCH: 'web=tls/tls.crt, api.example.com:443' }).tls.watch).toEqual([
+      { name: 'web', target: { kind: 'file', path: '/srv/app/tls/tls.crt' } },
+      {
+        name: 'api.example.com:443',
+        target: { kind: 'tls', host: 'api.example.com', port: 443 },
+      },
+    ]);
+    const err = (() => {
+      try {
+        load({ CFN_TLS_WATCH: 'web=a.crt,internal.example.com:0' });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).variable).toBe('CFN_TLS_WATCH');
+    expect((err as ConfigError).message).toMatch(/entry 2: expected a port between 1 and 65535/);
+    expect((err as ConfigError).message).not.toContain('internal.example.com');
+  });
+
   it('returns a deeply frozen object', () => {
     const c = load({ PORT: '8080' });
     expect(Object.isFrozen(c)).toBe(true);

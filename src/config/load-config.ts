@@ -2,6 +2,7 @@
 // the composition roots in src/main/; every other module receives the values it needs.
 import path from 'node:path';
 import { Cron } from 'croner';
+import { parseWatchList, type WatchedCertificate } from '../domain/tls-target.js';
 import { envSchema, type Env } from './schema.js';
 
 export interface Config {
@@ -47,6 +48,8 @@ export interface Config {
     readonly commandTimeoutMs: number;
   };
   readonly metrics: { readonly token: string | undefined };
+  /** Certificates (files, TLS servers) whose expiry the metrics report; file paths absolute. */
+  readonly tls: { readonly watch: readonly WatchedCertificate[] };
   readonly auth: { readonly bootstrapAdminKey: string | undefined };
   readonly shutdownTimeoutMs: number;
   /** How long to keep serving, not ready, before closing the listener. */
@@ -233,6 +236,12 @@ export function loadConfig(
       );
     }
   }
+  const watch = parseWatchList(e.CFN_TLS_WATCH ?? '');
+  if ('error' in watch)
+    throw new ConfigError(
+      'CFN_TLS_WATCH',
+      `${watch.error}; the list is comma-separated files and host:port, each optionally name=target`,
+    );
   const toolCommands = e.CFN_TOOL_COMMANDS?.split(',')
     .map((c) => c.trim())
     .filter(Boolean);
@@ -273,6 +282,13 @@ export function loadConfig(
       commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     },
     metrics: { token: e.METRICS_TOKEN },
+    tls: {
+      watch: watch.map((w) =>
+        w.target.kind === 'file'
+          ? { name: w.name, target: { kind: 'file', path: path.resolve(cwd, w.target.path) } }
+          : w,
+      ),
+    },
     auth: { bootstrapAdminKey: e.CFN_BOOTSTRAP_ADMIN_KEY },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,

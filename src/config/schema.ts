@@ -113,6 +113,8 @@ export const envSchema = z.object({
   CFN_STREAM_IDLE_TIMEOUT_MS: int(100, 86_400_000, 300_000),
   CFN_STREAM_MAX_LIFETIME_MS: int(0, 604_800_000, 3_600_000),
   CFN_BUILD_COMMIT: optionalString,
+  // Certificates whose expiry /metrics reports (tls_cert_expiry_seconds); parsed in load-config.
+  CFN_TLS_WATCH: optionalString,
 
   // ---- The engine: agents, providers, workspaces
   CFN_AGENTS_DIR: z.preprocess(emptyAsUndefined, z.string().default('./.claude/agents')),

@@ -29,6 +29,8 @@ import { createRequestGate, type RequestGate } from '../ops/request-gate.js';
 import { createPgReplicaRegistry } from '../adapters/db/replica-registry-store.js';
 import type { ReplicaRegistry } from '../ports/replica-registry.js';
 import { registerBackupMetrics } from '../observability/backup-metrics.js';
+import { registerTlsMetrics } from '../observability/tls-metrics.js';
+import { CertificateUnreadableError, readCertificate } from '../ops/certificate-check.js';
 import type { BackupCatalog } from '../ports/backup.js';
 import { PHYSICAL_BACKUP_KINDS } from '../ports/physical-backup.js';
 
@@ -133,6 +135,20 @@ export async function createRuntime(
         ? PHYSICAL_BACKUP_KINDS.map((k) => `pgbackrest-${k}` as const)
         : []),
     ]);
+    registerTlsMetrics(metrics.registry, {
+      watch: config.tls.watch,
+      // Within Prometheus's default 10 s scrape timeout, all servers being read at once.
+      read: (target) => readCertificate(target, { timeoutMs: 5000 }),
+      onError: (name, err) =>
+        logger.warn(
+          {
+            certificate: name,
+            reason: err instanceof CertificateUnreadableError ? err.reason : 'unknown',
+            error: err instanceof Error ? err.message : String(err),
+          },
+          'watched certificate could not be read',
+        ),
+    });
     const runsJobs = (options.role ?? 'all') !== 'api';
     // Before the health service, which reports it; `CFN_SANDBOX=bwrap` stops start-up here.
     const sandbox = options.withEngine

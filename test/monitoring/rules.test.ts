@@ -17,7 +17,10 @@ import {
 const PROM = path.join(DEPLOY, 'prometheus');
 const AM_CONFIG = path.join(DEPLOY, 'alertmanager', 'alertmanager.yml');
 
-/** The guide's alerts and severities, plus its SLO targets and the backup freshness check. */
+/**
+ * The guide's alerts and severities, plus its SLO targets, the backup freshness check and the
+ * watched certificates (issue 16).
+ */
 const EXPECTED: Record<string, 'critical' | 'warning' | 'info'> = {
   ApplicationDown: 'critical',
   DatabaseDown: 'critical',
@@ -34,6 +37,9 @@ const EXPECTED: Record<string, 'critical' | 'warning' | 'info'> = {
   LatencySLOBreach: 'warning',
   ErrorRateSLOBreach: 'warning',
   AgentSuccessRateSLOBreach: 'warning',
+  CertificateExpiring: 'warning',
+  CertificateExpiringSoon: 'critical',
+  CertificateCheckFailing: 'warning',
 };
 
 const RECEIVER = { critical: 'oncall-critical', warning: 'slack-warnings', info: 'slack-info' };
@@ -149,6 +155,8 @@ describe('Prometheus', () => {
     expect(byName.ErrorRateSLOBreach!.expr).toMatch(/> 0\.01$/);
     expect(byName.AgentSuccessRateSLOBreach!.expr).toMatch(/< 0\.95$/);
     expect(byName.BackupMissing!.expr).toContain('26 * 3600');
+    expect(byName.CertificateExpiring!.expr).toMatch(/< 30 \* 86400$/);
+    expect(byName.CertificateExpiringSoon!.expr).toMatch(/< 7 \* 86400$/);
   });
 
   it('records request rate, error rate, p95 latency and agent success rate', () => {
