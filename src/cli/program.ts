@@ -9,6 +9,7 @@ import { registerBackupCommands } from './backup-commands.js';
 import { CliError, createApiClient } from './api-client.js';
 import { jsonOption, keyOption, urlOption } from './command-kit.js';
 import { registerLogCommands, type LogCommandDeps } from './log-commands.js';
+import { registerSecurityCommands } from './security-commands.js';
 import { registerSwarmCommands, type SwarmCommandDeps } from './swarm-commands.js';
 import { formatTable } from './table.js';
 
@@ -304,6 +305,7 @@ Quick start:
   registerSwarmCommands(program, deps);
   registerAgentCommands(program, deps);
   registerLogCommands(program, deps);
+  registerSecurityCommands(program, deps);
   registerBackupCommands(program, deps);
 
   return program;
