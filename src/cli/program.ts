@@ -10,6 +10,7 @@ import { CliError, createApiClient } from './api-client.js';
 import { registerCertCommands } from './cert-commands.js';
 import { jsonOption, keyOption, urlOption } from './command-kit.js';
 import { registerLogCommands, type LogCommandDeps } from './log-commands.js';
+import { registerSecurityCommands } from './security-commands.js';
 import { registerSwarmCommands, type SwarmCommandDeps } from './swarm-commands.js';
 import { formatTable } from './table.js';
 
@@ -305,6 +306,7 @@ Quick start:
   registerSwarmCommands(program, deps);
   registerAgentCommands(program, deps);
   registerLogCommands(program, deps);
+  registerSecurityCommands(program, deps);
   registerBackupCommands(program, deps);
   registerCertCommands(program, deps);
 

@@ -56,6 +56,43 @@ describe('loadConfig', () => {
     expect((err as ConfigError).message).not.toContain('internal.example.com');
   });
 
+  it('reads the access blocklist settings, loopback allowed by default', () => {
+    expect(load({}).auth.block).toEqual({
+      threshold: 20,
+      windowMs: 300_000,
+      durationMs: 900_000,
+      allow: ['127.0.0.0/8', '::1'],
+    });
+    expect(
+      load({
+        CFN_AUTH_BLOCK_THRESHOLD: '0',
+        CFN_AUTH_BLOCK_WINDOW_S: '60',
+        CFN_AUTH_BLOCK_DURATION_S: '30',
+        CFN_AUTH_BLOCK_ALLOW: ' 10.0.0.0/8, loopback ,fd00::/8,192.0.2.7',
+      }).auth.block,
+    ).toEqual({
+      threshold: 0,
+      windowMs: 60_000,
+      durationMs: 30_000,
+      allow: ['10.0.0.0/8', '127.0.0.0/8', '::1', 'fd00::/8', '192.0.2.7'],
+    });
+    expect(load({ CFN_AUTH_BLOCK_ALLOW: 'none' }).auth.block.allow).toEqual([]);
+    expect(load({ CFN_AUTH_BLOCK_ALLOW: '' }).auth.block.allow).toEqual([]);
+    for (const [variable, value] of [
+      ['CFN_AUTH_BLOCK_THRESHOLD', '-1'],
+      ['CFN_AUTH_BLOCK_THRESHOLD', '2.5'],
+      ['CFN_AUTH_BLOCK_WINDOW_S', '0'],
+      ['CFN_AUTH_BLOCK_DURATION_S', 'soon'],
+      ['CFN_AUTH_BLOCK_ALLOW', 'example.com'],
+      ['CFN_AUTH_BLOCK_ALLOW', '10.0.0.0/33'],
+      ['CFN_AUTH_BLOCK_ALLOW', '10.0.0.0/8/8'],
+    ]) {
+      expect(() => load({ [variable!]: value! }), `${variable}=${value}`).toThrow(
+        new RegExp(`^Invalid environment variable ${variable}: expected`),
+      );
+    }
+  });
+
   it('returns a deeply frozen object', () => {
     const c = load({ PORT: '8080' });
     expect(Object.isFrozen(c)).toBe(true);

@@ -1,5 +1,6 @@
 // loadConfig(env) turns the raw environment into a frozen, nested, typed Config. Called only by
 // the composition roots in src/main/; every other module receives the values it needs.
+import net from 'node:net';
 import path from 'node:path';
 import { Cron } from 'croner';
 import { parseWatchList, type WatchedCertificate } from '../domain/tls-target.js';
@@ -50,7 +51,18 @@ export interface Config {
   readonly metrics: { readonly token: string | undefined };
   /** Certificates (files, TLS servers) whose expiry the metrics report; file paths absolute. */
   readonly tls: { readonly watch: readonly WatchedCertificate[] };
-  readonly auth: { readonly bootstrapAdminKey: string | undefined };
+  readonly auth: {
+    readonly bootstrapAdminKey: string | undefined;
+    /** Blocking client addresses after repeated failed authentications. */
+    readonly block: {
+      /** Failed authentications within `windowMs` that block an address (0: never automatically). */
+      readonly threshold: number;
+      readonly windowMs: number;
+      readonly durationMs: number;
+      /** Addresses and subnets (`a.b.c.d`, `a.b.c.d/n`, IPv6 likewise) never blocked. */
+      readonly allow: readonly string[];
+    };
+  };
   readonly shutdownTimeoutMs: number;
   /** How long to keep serving, not ready, before closing the listener. */
   readonly shutdownDrainMs: number;
@@ -175,6 +187,40 @@ function deepFreeze<T extends object>(value: T): Readonly<T> {
   return Object.freeze(value);
 }
 
+const LOOPBACK = ['127.0.0.0/8', '::1'];
+
+/**
+ * CFN_AUTH_BLOCK_ALLOW: comma-separated addresses and subnets (CIDR), or `loopback` (127.0.0.0/8
+ * and ::1, also the default when unset), or `none` (an empty value too).
+ */
+function blockAllowList(raw: string | undefined): string[] {
+  if (raw === undefined) return LOOPBACK;
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (items.length === 0 || (items.length === 1 && items[0]!.toLowerCase() === 'none')) return [];
+  const out: string[] = [];
+  for (const item of items) {
+    if (item.toLowerCase() === 'loopback') {
+      out.push(...LOOPBACK);
+      continue;
+    }
+    const [address, bits, extra] = item.split('/');
+    const family = net.isIP(address ?? '');
+    const max = family === 4 ? 32 : 128;
+    const validBits =
+      bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) >= 0 && Number(bits) <= max);
+    if (!family || !validBits || extra !== undefined)
+      throw new ConfigError(
+        'CFN_AUTH_BLOCK_ALLOW',
+        'expected comma-separated IP addresses or subnets (10.0.0.0/8, fd00::/8), loopback or none',
+      );
+    out.push(item);
+  }
+  return out;
+}
+
 export function loadConfig(
   env: Readonly<Record<string, string | undefined>>,
   cwd: string = process.cwd(),
@@ -289,7 +335,15 @@ export function loadConfig(
           : w,
       ),
     },
-    auth: { bootstrapAdminKey: e.CFN_BOOTSTRAP_ADMIN_KEY },
+    auth: {
+      bootstrapAdminKey: e.CFN_BOOTSTRAP_ADMIN_KEY,
+      block: {
+        threshold: e.CFN_AUTH_BLOCK_THRESHOLD,
+        windowMs: e.CFN_AUTH_BLOCK_WINDOW_S * 1000,
+        durationMs: e.CFN_AUTH_BLOCK_DURATION_S * 1000,
+        allow: blockAllowList(e.CFN_AUTH_BLOCK_ALLOW),
+      },
+    },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT_MS,

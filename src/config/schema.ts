@@ -109,6 +109,12 @@ export const envSchema = z.object({
   TRUST_PROXY: z.preprocess(emptyAsUndefined, z.string().default('loopback')),
   RATE_LIMIT_PER_MINUTE: int(0, 1_000_000, 600),
   CFN_AUTH_CACHE_MS: int(0, 60_000, 1000),
+  // ---- Blocking addresses that fail authentication too often (issue 16)
+  CFN_AUTH_BLOCK_THRESHOLD: int(0, 1_000_000, 20),
+  CFN_AUTH_BLOCK_WINDOW_S: int(1, 86_400, 300),
+  CFN_AUTH_BLOCK_DURATION_S: int(1, 31_536_000, 900),
+  // Unset: loopback. `none`: nothing; an empty value is kept as none too (checked in load-config).
+  CFN_AUTH_BLOCK_ALLOW: z.string().optional(),
   CFN_MAX_STREAMS_PER_CALLER: int(1, 100_000, 10),
   CFN_STREAM_IDLE_TIMEOUT_MS: int(100, 86_400_000, 300_000),
   CFN_STREAM_MAX_LIFETIME_MS: int(0, 604_800_000, 3_600_000),

@@ -16,6 +16,9 @@ import { maintenanceGuard } from './middleware/maintenance.js';
 import type { MaintenanceMode } from '../ops/maintenance.js';
 import type { RequestGate } from '../ops/request-gate.js';
 import { apiRateLimit } from './middleware/rate-limit.js';
+import { accessBlock } from './middleware/access-block.js';
+import type { AccessBlocklist } from '../ops/access-blocklist.js';
+import { blocklistRoutes } from './routes/blocklist.js';
 import { requestId } from './middleware/request-id.js';
 import { createRouteTable, type Listable, type RouteTable } from './route-table.js';
 import { createCacheMiddleware } from './middleware/response-cache.js';
@@ -49,6 +52,11 @@ export interface AppDeps {
   api?: boolean;
   /** Where cacheable GET answers are kept (none: no caching). */
   cache?: ResponseCache;
+  /**
+   * Client addresses refused on /api before their key is looked up (failed authentications,
+   * operators' entries); none: nothing is blocked.
+   */
+  blocklist?: AccessBlocklist;
   /** A rate-limit store shared by the replicas (Redis); default per process. */
   rateLimitStore?: Store;
   http: {
@@ -92,7 +100,12 @@ export function createApp(deps: AppDeps): Express {
       })
     : undefined;
   const kit: RouteKit = {
-    auth: createAuth({ apiKeys: deps.apiKeys, metrics: deps.metrics, logger: deps.logger }),
+    auth: createAuth({
+      apiKeys: deps.apiKeys,
+      metrics: deps.metrics,
+      logger: deps.logger,
+      ...(deps.blocklist ? { onKeyRefused: deps.blocklist.recordFailure } : {}),
+    }),
     json: jsonBody({ limit: deps.http.bodyLimit }),
     cached: (route) => responseCache?.cached(route) ?? ((_req, _res, next) => next()),
     invalidate: async (pathPrefix) => responseCache?.invalidate(pathPrefix),
@@ -105,6 +118,8 @@ export function createApp(deps: AppDeps): Express {
     res.json(openapi);
   });
   if (deps.api === false) return finish(app, routes, deps.logger);
+  // First on /api: a blocked address costs no key lookup, no database work.
+  if (deps.blocklist) app.use('/api', accessBlock(deps.blocklist));
   if (deps.maintenance)
     app.use('/api', maintenanceGuard(deps.maintenance, deps.gate ? { gate: deps.gate } : {}));
   app.use(
@@ -119,6 +134,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(keyRoutes(deps.apiKeys, kit));
   app.use(auditRoutes(deps.audit, kit));
   if (deps.admin) app.use(adminRoutes(deps.admin, kit));
+  if (deps.blocklist) app.use(blocklistRoutes(deps.blocklist, kit));
   if (deps.swarms) {
     app.use(agentRoutes(deps.swarms.agents, kit));
     app.use(swarmRoutes(deps.swarms, kit));

@@ -2,6 +2,7 @@
 // requests, so the documentation cannot drift from what the service accepts.
 import { z } from 'zod';
 import { createBackupBody, maintenanceBody, restoreBody } from './routes/admin.js';
+import { addBlockBody } from './routes/blocklist.js';
 import { createKeyBody } from './routes/keys.js';
 import { createSwarmBody, decisionBody } from './routes/swarms.js';
 
@@ -195,6 +196,29 @@ export function buildOpenApiDocument(version: string): Json {
           summary: 'Maintenance off; answers once every replica resumed (admin, audited)',
           security: secured,
           responses: { 200: json('Maintenance and the service status'), ...errors(401, 403) },
+        },
+      },
+      '/api/admin/blocklist': {
+        get: {
+          summary:
+            'Client addresses blocked now, automatic (failed authentications) and manual, with their expiry (admin)',
+          security: secured,
+          responses: { 200: json('Blocks in force'), ...errors(401, 403) },
+        },
+        post: {
+          summary:
+            'Block an address for durationSeconds with a reason; replaces its manual entry (admin, audited)',
+          security: secured,
+          requestBody: body(addBlockBody),
+          responses: { 201: json('The manual entry'), ...errors(400, 401, 403) },
+        },
+      },
+      '/api/admin/blocklist/{address}': {
+        delete: {
+          summary: 'Lift the manual entry and the automatic block of an address (admin, audited)',
+          security: secured,
+          parameters: [{ name: 'address', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 200: json('What was lifted'), ...errors(401, 403, 404) },
         },
       },
       '/api/agents': {

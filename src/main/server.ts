@@ -12,6 +12,14 @@ import { createApp } from '../http/app.js';
 import { installServerEdge } from '../http/server-edge.js';
 import { gracefulClose } from '../http/graceful-close.js';
 import { resilientStore } from '../http/middleware/rate-limit.js';
+import { resilientFailureCounter } from '../http/middleware/access-block.js';
+import { createRedisFailureCounter } from '../adapters/redis/failure-counter.js';
+import { createPgManualBlockStore } from '../adapters/db/access-block-store.js';
+import {
+  createAccessBlocklist,
+  createMemoryFailureCounter,
+  type AccessBlocklist,
+} from '../ops/access-blocklist.js';
 import { processEnv } from '../config/load-config.js';
 import {
   createBackupTools,
@@ -78,6 +86,7 @@ export async function startServer(
   const runtime = await createRuntime(config, { ...options, role, withEngine: true });
   const { logger } = runtime;
   let replica: ReplicaAgent | undefined;
+  let blocklist: AccessBlocklist | undefined;
   try {
     const boot =
       role === 'worker'
@@ -136,6 +145,42 @@ export async function startServer(
 
     const openStreams = new Set<() => void>();
     const redisClient = runtime.redis?.client;
+    if (role !== 'worker') {
+      // Failed authentications counted per client address: in Redis for every replica (this
+      // process's own count while it is away), in memory without Redis.
+      const local = createMemoryFailureCounter();
+      const blocks = config.auth.block;
+      blocklist = createAccessBlocklist({
+        limits: {
+          threshold: blocks.threshold,
+          windowMs: blocks.windowMs,
+          durationMs: blocks.durationMs,
+        },
+        allow: blocks.allow,
+        counter: redisClient
+          ? resilientFailureCounter(
+              createRedisFailureCounter(redisClient, { prefix: config.redis.prefix }),
+              local,
+              {
+                onDown: (err) =>
+                  logger.warn(
+                    { err },
+                    'access blocklist store unavailable; counting failed authentications per process until it answers',
+                  ),
+                onUp: () =>
+                  logger.info('access blocklist store available again; counting in Redis'),
+              },
+            )
+          : local,
+        manual: createPgManualBlockStore(runtime.database.db),
+        writes: runtime.auditedWrites,
+        logger,
+        onBlock: (reason) => runtime.metrics.authBlocksTotal.inc({ reason }),
+      });
+      await blocklist.start();
+      const counted = blocklist;
+      runtime.metrics.countBlockedClients(() => counted.countBlocked());
+    }
     const app = createApp({
       // Shared by the replicas with Redis; this process's own otherwise.
       cache: redisClient
@@ -160,6 +205,7 @@ export async function startServer(
             ),
           }
         : {}),
+      ...(blocklist ? { blocklist } : {}),
       version: runtime.build.version,
       logger,
       metrics: runtime.metrics,
@@ -264,6 +310,7 @@ export async function startServer(
           await closed;
         }
         await schedules?.stop();
+        blocklist?.stop();
         await agent.stop();
         if (embedded) removeServiceFile(config.dataDir);
         await runtime.close();
@@ -272,6 +319,7 @@ export async function startServer(
 
     return { runtime, server, url, shutdown };
   } catch (err) {
+    blocklist?.stop();
     await replica?.stop();
     await runtime.close();
     throw err;

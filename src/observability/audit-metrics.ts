@@ -25,9 +25,9 @@ export function withAuditedWriteMetrics(
   return {
     async run(work) {
       const actions: string[] = [];
-      const result = await writes.run(({ keys, audit }) =>
+      const result = await writes.run(({ audit, ...stores }) =>
         work({
-          keys,
+          ...stores,
           audit: {
             ...audit,
             async append(entry) {

@@ -21,6 +21,10 @@ export interface Metrics {
   countOpenStreams(source: () => number): void;
   readonly authFailuresTotal: Counter<'reason'>;
   readonly rateLimitedRequestsTotal: Counter<'caller'>;
+  /** Blocks made on client addresses, by how (automatic: failed authentications; manual). */
+  readonly authBlocksTotal: Counter<'reason'>;
+  /** Sets where auth_blocked_clients is read from at scrape time. */
+  countBlockedClients(source: () => Promise<number>): void;
   readonly auditEventsTotal: Counter<'action'>;
   readonly cacheHitsTotal: Counter<'route'>;
   readonly cacheMissesTotal: Counter<'route'>;
@@ -28,7 +32,14 @@ export interface Metrics {
 }
 
 /** The audit actions the service writes; each series starts at 0. */
-export const AUDIT_ACTIONS = ['key.create', 'key.revoke', 'key.bootstrap', 'audit.prune'] as const;
+export const AUDIT_ACTIONS = [
+  'key.create',
+  'key.revoke',
+  'key.bootstrap',
+  'audit.prune',
+  'blocklist.add',
+  'blocklist.remove',
+] as const;
 
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
@@ -81,6 +92,23 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registers: [registry],
   });
   for (const caller of ['key', 'ip']) rateLimitedRequestsTotal.inc({ caller }, 0);
+
+  const authBlocksTotal = new Counter({
+    name: 'auth_blocks_total',
+    help: 'Client addresses blocked on the API, by reason (automatic: failed authentications; manual)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  for (const reason of ['automatic', 'manual']) authBlocksTotal.inc({ reason }, 0);
+  let blockedClients: (() => Promise<number>) | undefined;
+  new Gauge({
+    name: 'auth_blocked_clients',
+    help: 'Client addresses blocked on the API now (automatic and manual blocks, each address once)',
+    registers: [registry],
+    async collect() {
+      this.set(blockedClients ? await blockedClients().catch(() => 0) : 0);
+    },
+  });
 
   const cacheHitsTotal = new Counter({
     name: 'cache_hits_total',
@@ -150,6 +178,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     countOpenStreams: (source) => void openStreamSources.push(source),
     authFailuresTotal,
     rateLimitedRequestsTotal,
+    authBlocksTotal,
+    countBlockedClients: (source) => void (blockedClients = source),
     auditEventsTotal,
     cacheHitsTotal,
     cacheMissesTotal,

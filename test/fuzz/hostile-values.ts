@@ -249,6 +249,22 @@ export function bodyForRoute(path: string): fc.Arbitrary<EncodedBody> {
           )
         : path.endsWith('/decision')
           ? json(decisionBody)
-          : json(jsonish);
+          : path === '/api/admin/blocklist'
+            ? json(
+                fc.record({
+                  address: fc.oneof(
+                    fc.ipV4(),
+                    fc.ipV6(),
+                    fc.constantFrom('127.0.0.1', '::ffff:10.1.2.3', '10.0.0.0/8'),
+                    hostileString,
+                  ),
+                  reason: fc.oneof(hostileString, fc.string({ minLength: 1, maxLength: 80 })),
+                  durationSeconds: fc.oneof(
+                    fc.integer({ min: 1, max: 3600 }),
+                    fc.constantFrom(0, -1, 1e12, 1.5),
+                  ),
+                }),
+              )
+            : json(jsonish);
   return encodedBody(fc.oneof({ arbitrary: own, weight: 5 }, { arbitrary: bodyBytes, weight: 1 }));
 }

@@ -101,7 +101,10 @@ function fuzzSuite(
         validators: ['val-a'],
         approval: 'human',
       });
-      const app = h.server.server.listeners('request')[0] as Express;
+      // The app among the server's request listeners (graceful-close.ts prepends one of its own).
+      const app = h.server.server
+        .listeners('request')
+        .find((l) => 'router' in (l as object)) as Express;
       ctx = {
         routes: createRouteTable(() => app.router as unknown as Listable).list(),
         ids: [swarm.id!, disposable!.id!],

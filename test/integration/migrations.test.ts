@@ -19,6 +19,7 @@ const MIGRATIONS = (
   }
 ).entries.length;
 const TABLES = [
+  'access_blocks',
   'agent_calls',
   'agent_tasks',
   'api_keys',

@@ -27,6 +27,10 @@ export interface RunningNginx {
   /** The rendered configuration. */
   conf: string;
   accessLog(): Array<Record<string, unknown>>;
+  /** Where the server block includes deny lists from (`blocklist.d/*.conf`). */
+  blocklistDir: string;
+  /** `nginx -s reload`, after the configuration has been tested; resolves once reloaded. */
+  reload(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -45,8 +49,14 @@ export function renderNginxConf(
     .replace('/etc/nginx/tls/tls.crt', path.join(o.dir, 'tls.crt'))
     .replace('/etc/nginx/tls/tls.key', path.join(o.dir, 'tls.key'))
     .replace('/var/log/nginx/claude-flow-access.log', path.join(o.dir, 'access.log'))
-    .replace('/var/log/nginx/claude-flow-error.log', path.join(o.dir, 'error.log'));
-  for (const must of [...o.upstreams, String(o.httpsPort), path.join(o.dir, 'tls.crt')])
+    .replace('/var/log/nginx/claude-flow-error.log', path.join(o.dir, 'error.log'))
+    .replaceAll('/etc/nginx/blocklist.d/', `${path.join(o.dir, 'blocklist.d')}/`);
+  for (const must of [
+    ...o.upstreams,
+    String(o.httpsPort),
+    path.join(o.dir, 'tls.crt'),
+    path.join(o.dir, 'blocklist.d'),
+  ])
     if (!out.includes(must))
       throw new Error(`deploy/nginx/nginx.conf changed shape: ${must} not placed`);
   return out;
@@ -68,6 +78,7 @@ export async function startNginx(upstreams: string[]): Promise<RunningNginx> {
     httpPort,
     dir,
   });
+  fs.mkdirSync(path.join(dir, 'blocklist.d'));
   const confFile = path.join(dir, 'nginx.conf');
   fs.writeFileSync(confFile, conf);
   const globals = `pid ${path.join(dir, 'nginx.pid')}; error_log ${path.join(dir, 'error.log')} warn;`;
@@ -100,6 +111,13 @@ export async function startNginx(upstreams: string[]): Promise<RunningNginx> {
     httpUrl: `http://127.0.0.1:${httpPort}`,
     dir,
     conf,
+    blocklistDir: path.join(dir, 'blocklist.d'),
+    async reload() {
+      execFileSync(bin, ['-t', '-q', '-p', dir, '-c', confFile, '-g', globals], { stdio: 'pipe' });
+      child.kill('SIGHUP');
+      // The master starts new workers with the new configuration and retires the old ones.
+      await new Promise((r) => setTimeout(r, 500));
+    },
     accessLog: () =>
       fs
         .readFileSync(path.join(dir, 'access.log'), 'utf8')

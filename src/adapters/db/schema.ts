@@ -277,6 +277,20 @@ export const serviceReplicas = pgTable('service_replicas', {
   health: jsonb('health').$type<Record<string, unknown>>(),
 });
 
+// ---- The access blocklist (issue 16): addresses an operator blocked by hand, until they expire.
+// Automatic blocks (failed authentications) are runtime state in Redis or memory, not here.
+export const accessBlocks = pgTable(
+  'access_blocks',
+  {
+    address: text('address').primaryKey(),
+    reason: text('reason').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    createdBy: text('created_by').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('access_blocks_expires_idx').on(t.expiresAt)],
+);
+
 export const schema = {
   apiKeys,
   auditLog,
@@ -290,4 +304,5 @@ export const schema = {
   webhookDeliveries,
   backups,
   serviceReplicas,
+  accessBlocks,
 };

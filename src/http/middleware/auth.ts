@@ -21,6 +21,11 @@ export interface AuthDeps {
   apiKeys: ApiKeyService;
   metrics: Metrics;
   logger: Logger;
+  /**
+   * A key was presented and refused (unknown or revoked), from client address `ip`: the access
+   * blocklist counts it. Awaited, and never throws.
+   */
+  onKeyRefused?: (ip: string | undefined) => Promise<void>;
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
@@ -63,7 +68,10 @@ export function createAuth(deps: AuthDeps) {
     } else {
       const result = await deps.apiKeys.authenticate(token);
       if (result.ok) res.locals.principal = { key: result.key } satisfies Principal;
-      else res.locals.authFailure = result.reason;
+      else {
+        res.locals.authFailure = result.reason;
+        await deps.onKeyRefused?.(req.ip);
+      }
     }
     next();
   };
