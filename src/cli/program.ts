@@ -8,6 +8,7 @@ import type { BackupCommandDeps } from './backup-cli-kit.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { CliError, createApiClient } from './api-client.js';
 import { registerCertCommands } from './cert-commands.js';
+import { registerDbCommands, type DbCommandDeps } from './db-commands.js';
 import { jsonOption, keyOption, urlOption } from './command-kit.js';
 import { registerLogCommands, type LogCommandDeps } from './log-commands.js';
 import { registerSecurityCommands } from './security-commands.js';
@@ -23,6 +24,7 @@ export interface CliDeps
   extends
     SwarmCommandDeps,
     LogCommandDeps,
+    Pick<DbCommandDeps, 'slowQueries'>,
     Pick<BackupCommandDeps, 'backups' | 'pgbackrest' | 'errIsTTY' | 'localService'> {
   version: string;
   /** Runs the service, or one part of it, until a signal stops it. */
@@ -309,6 +311,7 @@ Quick start:
   registerSecurityCommands(program, deps);
   registerBackupCommands(program, deps);
   registerCertCommands(program, deps);
+  registerDbCommands(program, deps);
 
   return program;
 }

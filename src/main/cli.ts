@@ -14,6 +14,9 @@ import { CliError } from '../cli/api-client.js';
 import { AppError } from '../domain/errors.js';
 import { redactQueryParams, redactUrlCredentials } from '../observability/redact.js';
 import { pruneLogs } from '../ops/log-retention.js';
+import { EMBEDDED_SLOW_QUERIES, slowQueries } from '../ops/slow-queries.js';
+import { openDatabase } from '../adapters/db/database.js';
+import { createLogger } from '../observability/logger.js';
 import { readBuildInfo } from './build-info.js';
 import { exitOnCrash, writeFatal, type FatalContext } from './fatal.js';
 import {
@@ -132,6 +135,22 @@ const program = createProgram({
     };
   },
   localService: () => readServiceFile(config().dataDir),
+  async slowQueries(limit) {
+    const c = config();
+    if (!c.database.url) return EMBEDDED_SLOW_QUERIES;
+    const database = await openDatabase({
+      url: c.database.url,
+      dataDir: c.dataDir,
+      connectTimeoutMs: c.database.connectTimeoutMs,
+      pgliteSettings: c.database.pglite,
+      logger: createLogger({ level: 'silent', version: readBuildInfo().version }),
+    });
+    try {
+      return await slowQueries(database, limit);
+    } finally {
+      await database.close();
+    }
+  },
   async directKeys() {
     const runtime = await createRuntime(config(), oneShot());
     return { service: runtime.apiKeys, close: () => runtime.close() };
