@@ -24,7 +24,7 @@ export interface CliDeps
   extends
     SwarmCommandDeps,
     LogCommandDeps,
-    Pick<DbCommandDeps, 'slowQueries'>,
+    Pick<DbCommandDeps, 'slowQueries' | 'tuneDatabase'>,
     Pick<BackupCommandDeps, 'backups' | 'pgbackrest' | 'errIsTTY' | 'localService'> {
   version: string;
   /** Runs the service, or one part of it, until a signal stops it. */

@@ -1,5 +1,6 @@
 // The `cfn` commands: loads configuration once, wires the runtime into the CLI commands, and
 // turns failures into one clear line and an exit code. Run by bin.ts.
+import os from 'node:os';
 import pino from 'pino';
 import type { PgliteOpening } from '../adapters/db/pglite-open.js';
 import {
@@ -15,6 +16,8 @@ import { AppError } from '../domain/errors.js';
 import { redactQueryParams, redactUrlCredentials } from '../observability/redact.js';
 import { pruneLogs } from '../ops/log-retention.js';
 import { EMBEDDED_SLOW_QUERIES, slowQueries } from '../ops/slow-queries.js';
+import { applySettings, compareSettings } from '../ops/db-tuning.js';
+import { dependencyCause } from '../observability/dependency-cause.js';
 import { openDatabase } from '../adapters/db/database.js';
 import { createLogger } from '../observability/logger.js';
 import { readBuildInfo } from './build-info.js';
@@ -147,6 +150,53 @@ const program = createProgram({
     });
     try {
       return await slowQueries(database, limit);
+    } finally {
+      await database.close();
+    }
+  },
+  async tuneDatabase({ memoryBytes, apply }) {
+    const c = config();
+    if (!c.database.url)
+      return {
+        ok: false,
+        exitCode: 1,
+        message:
+          'the embedded database (PGlite) is sized with CFN_PGLITE_SHARED_BUFFERS_MB, ' +
+          'CFN_PGLITE_WORK_MEM_MB and CFN_PGLITE_MAINTENANCE_WORK_MEM_MB (README "Configuration")',
+      };
+    const host = new URL(c.database.url).hostname;
+    const local = ['', 'localhost', '127.0.0.1', '[::1]'].includes(host);
+    if (memoryBytes === undefined && !local)
+      return {
+        ok: false,
+        exitCode: 2,
+        message: `the database runs on ${host}: give its memory with --memory (e.g. --memory 8GB)`,
+      };
+    const memory = memoryBytes ?? os.totalmem();
+    const database = await openDatabase({
+      url: c.database.url,
+      dataDir: c.dataDir,
+      connectTimeoutMs: c.database.connectTimeoutMs,
+      logger: createLogger({ level: 'silent', version: readBuildInfo().version }),
+    });
+    try {
+      const settings = apply
+        ? await applySettings(database.db, memory)
+        : await compareSettings(database.db, memory);
+      return { ok: true, memoryBytes: memory, settings };
+    } catch (err) {
+      const code =
+        (err as { code?: string; cause?: { code?: string } }).cause?.code ??
+        (err as { code?: string }).code;
+      return {
+        ok: false,
+        exitCode: 2,
+        message:
+          code === '42501'
+            ? 'ALTER SYSTEM needs a superuser: connect as one, or on managed PostgreSQL (RDS) ' +
+              'set these in the parameter group (deploy/terraform/modules/database/)'
+            : `could not ${apply ? 'apply' : 'read'} the settings: ${dependencyCause(err)}`,
+      };
     } finally {
       await database.close();
     }
