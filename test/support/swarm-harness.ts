@@ -10,6 +10,7 @@ import {
   type FakeRequest,
   type FakeResponder,
 } from './fake-llm.js';
+import { expect } from 'vitest';
 import { startTestServer, type TestServer, type TestServerOptions } from './test-server.js';
 
 export const TEST_AGENTS: Record<string, { role: string; provider?: string }> = {
@@ -189,4 +190,29 @@ export function parseSse(text: string) {
       out.push({ id: Number(id), event, data: JSON.parse(data) as Record<string, unknown> });
   }
   return out;
+}
+
+/**
+ * The interrupted-swarm scenario (impl-a and impl-b answer, val-a's first call is cut off by a
+ * crash or a stop): its event log ends completed with gapless seqs, no completed call was made
+ * twice, and the cut-off validator call was made once more and completed.
+ */
+export function expectResumedWithoutRepeats(
+  llm: FakeLlm,
+  received: ReturnType<typeof parseSse>,
+): void {
+  expect(received.at(-1)).toMatchObject({
+    event: 'swarm.completed',
+    data: { status: 'completed' },
+  });
+  // Seqs are gapless and unique: nothing was lost or written twice by the two processes.
+  expect(received.map((e) => e.id)).toEqual(received.map((_, i) => i + 1));
+  const completed = llm.requests.filter((r) => r.completed);
+  const keys = completed.map((r) => r.callKey);
+  expect(new Set(keys).size).toBe(keys.length);
+  expect(completed.filter((r) => agentOf(r) !== 'val-a')).toHaveLength(2);
+  expect(llm.requests.filter((r) => agentOf(r) === 'val-a').map((r) => r.completed)).toEqual([
+    false,
+    true,
+  ]);
 }
